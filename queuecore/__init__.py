@@ -1,0 +1,43 @@
+"""queuecore: BullMQ-compatible job queues on Redis, for Python and Django."""
+
+from .backoff import register as register_backoff
+from .connection import Connection
+from .errors import (
+    ConnectionFailedError,
+    InvalidOptionError,
+    InvalidQueueNameError,
+    JobFailedError,
+    JobNotFoundError,
+    JobNotInStateError,
+    LockError,
+    QueueCoreError,
+    ScriptError,
+    SerializationError,
+    TimeoutError,
+    UnrecoverableError,
+)
+from .events import QueueEvents
+from .job import Job
+from .queue import Queue
+from .worker import Worker
+
+__all__ = [
+    "Connection",
+    "ConnectionFailedError",
+    "InvalidOptionError",
+    "InvalidQueueNameError",
+    "Job",
+    "JobFailedError",
+    "JobNotFoundError",
+    "JobNotInStateError",
+    "LockError",
+    "Queue",
+    "QueueCoreError",
+    "QueueEvents",
+    "ScriptError",
+    "SerializationError",
+    "TimeoutError",
+    "UnrecoverableError",
+    "Worker",
+    "register_backoff",
+]

@@ -1,0 +1,244 @@
+"""Redis connections and the one place that performs I/O.
+
+Operations are written once, as generators that yield requests (``Call``,
+``Eval``, ``Pipeline``) and receive replies; ``Connection.run`` drives one with
+the sync client and ``Connection.arun`` with the asyncio client. ``twin`` turns
+such a generator method into the sync/async method pair (``add``/``aadd``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import lua_loader
+from .errors import ConnectionFailedError, InvalidOptionError
+
+ENV_URL = "QUEUECORE_REDIS_URL"
+
+
+@dataclass(slots=True)
+class Call:
+    """One plain Redis command."""
+
+    args: tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class Eval:
+    """One Lua script call."""
+
+    script: str
+    keys: list[str]
+    args: list[Any]
+
+
+@dataclass(slots=True)
+class Pipeline:
+    """Plain commands sent in one round trip (not a transaction)."""
+
+    calls: list[Call]
+
+
+Request = Call | Eval | Pipeline
+T = TypeVar("T")
+P = ParamSpec("P")
+S = TypeVar("S")
+Op = Generator[Request, Any, T]
+
+_KWARGS_KEPT = (
+    "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout",
+    "socket_keepalive", "client_name", "ssl", "ssl_certfile", "ssl_keyfile", "ssl_ca_certs",
+    "ssl_cert_reqs", "path", "unix_socket_path",
+)
+
+
+def _client_kwargs(client: Any) -> dict[str, Any]:
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    return {k: v for k, v in kwargs.items() if k in _KWARGS_KEPT and v is not None}
+
+
+class Connection:
+    """Where a queue, worker or event reader talks to Redis.
+
+    ``connection`` is a URL (``redis://``, ``rediss://``, ``unix://``, or
+    ``redis+cluster://host:port`` for a cluster), a redis-py client (sync or
+    asyncio, plain or cluster), or another ``Connection`` (shared). Without
+    one, ``QUEUECORE_REDIS_URL`` is used, then ``redis://localhost:6379``.
+    queuecore makes its own clients from it, with replies decoded as text.
+    """
+
+    def __init__(self, connection: Any = None, **client_options: Any) -> None:
+        self.cluster = False
+        self.url: str | None = None
+        self.kwargs: dict[str, Any] = {}
+        self.startup_nodes: list[tuple[str, int]] = []
+        self.client_options = client_options
+        if isinstance(connection, Connection):
+            # same server, clients of its own (with these options on top)
+            self.cluster, self.url = connection.cluster, connection.url
+            self.kwargs, self.startup_nodes = connection.kwargs, connection.startup_nodes
+            self.client_options = {**connection.client_options, **client_options}
+            self._sync = None
+            self._async = {}
+            return
+        if connection is None:
+            connection = os.environ.get(ENV_URL) or "redis://localhost:6379"
+        if isinstance(connection, str):
+            if connection.startswith(("redis+cluster://", "rediss+cluster://")):
+                self.cluster = True
+                self.url = connection.replace("+cluster", "", 1)
+            else:
+                self.url = connection
+        elif isinstance(connection, redis.cluster.RedisCluster
+                        | redis.asyncio.cluster.RedisCluster):
+            self.cluster = True
+            self.startup_nodes = [(n.host, n.port) for n in connection.get_nodes()]
+        elif isinstance(connection, redis.Redis | redis.asyncio.Redis):
+            self.kwargs = _client_kwargs(connection)
+        else:
+            raise InvalidOptionError(
+                f"connection must be a Redis URL, a redis-py client or a Connection, "
+                f"not {type(connection).__name__}"
+            )
+        self._sync: Any = None
+        self._async: dict[int, Any] = {}
+
+    # -- clients -----------------------------------------------------------------
+
+    def new_sync_client(self, **options: Any) -> Any:
+        opts = {"decode_responses": True, **self.client_options, **options}
+        if self.cluster:
+            if self.url:
+                return redis.cluster.RedisCluster.from_url(self.url, **opts)
+            nodes = [redis.cluster.ClusterNode(h, p) for h, p in self.startup_nodes]
+            return redis.cluster.RedisCluster(startup_nodes=nodes, **opts)
+        if self.url:
+            return redis.Redis.from_url(self.url, **opts)
+        return redis.Redis(**{**self.kwargs, **opts})
+
+    def new_async_client(self, **options: Any) -> Any:
+        opts = {"decode_responses": True, **self.client_options, **options}
+        if self.cluster:
+            if self.url:
+                return redis.asyncio.cluster.RedisCluster.from_url(self.url, **opts)
+            nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in self.startup_nodes]
+            return redis.asyncio.cluster.RedisCluster(startup_nodes=nodes, **opts)
+        if self.url:
+            return redis.asyncio.Redis.from_url(self.url, **opts)
+        return redis.asyncio.Redis(**{**self.kwargs, **opts})
+
+    @property
+    def sync_client(self) -> Any:
+        if self._sync is None:
+            self._sync = self.new_sync_client()
+        return self._sync
+
+    @property
+    def async_client(self) -> Any:
+        # asyncio clients belong to the loop they were made in: one per loop
+        loop = asyncio.get_running_loop()
+        entry = self._async.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            entry = (loop, self.new_async_client())
+            self._async = {k: v for k, v in self._async.items() if not v[0].is_closed()}
+            self._async[id(loop)] = entry
+        return entry[1]
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        self.close()
+        loop = asyncio.get_running_loop()
+        entry = self._async.pop(id(loop), None)
+        if entry is not None:
+            await entry[1].aclose()
+
+    # -- running operations ----------------------------------------------------
+
+    def run(self, op: Op[T]) -> T:
+        """Drive an operation with the sync client."""
+        client = self.sync_client
+        try:
+            request = next(op)
+            while True:
+                request = op.send(self._execute(client, request))
+        except StopIteration as stop:
+            return stop.value
+
+    async def arun(self, op: Op[T]) -> T:
+        """Drive an operation with the asyncio client."""
+        client = self.async_client
+        try:
+            request = next(op)
+            while True:
+                request = op.send(await self._aexecute(client, request))
+        except StopIteration as stop:
+            return stop.value
+
+    def _execute(self, client: Any, request: Request) -> Any:
+        try:
+            if isinstance(request, Eval):
+                script = lua_loader.load(request.script)
+                n = len(request.keys)
+                try:
+                    return client.evalsha(script.sha, n, *request.keys, *request.args)
+                except NoScriptError:
+                    return client.eval(script.source, n, *request.keys, *request.args)
+            if isinstance(request, Call):
+                return client.execute_command(*request.args)
+            pipe = client.pipeline(transaction=False)
+            for call in request.calls:
+                pipe.execute_command(*call.args)
+            return pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
+
+    async def _aexecute(self, client: Any, request: Request) -> Any:
+        try:
+            if isinstance(request, Eval):
+                script = lua_loader.load(request.script)
+                n = len(request.keys)
+                try:
+                    return await client.evalsha(script.sha, n, *request.keys, *request.args)
+                except NoScriptError:
+                    return await client.eval(script.source, n, *request.keys, *request.args)
+            if isinstance(request, Call):
+                return await client.execute_command(*request.args)
+            pipe = client.pipeline(transaction=False)
+            for call in request.calls:
+                pipe.execute_command(*call.args)
+            return await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
+
+
+def twin(
+    op: Callable[Concatenate[S, P], Op[T]],
+) -> tuple[Callable[Concatenate[S, P], T], Callable[Concatenate[S, P], Awaitable[T]]]:
+    """The sync and async methods of one operation; ``self.connection`` runs it."""
+
+    @functools.wraps(op)
+    def sync(self: Any, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.connection.run(op(self, *args, **kwargs))
+
+    @functools.wraps(op)
+    async def asynchronous(self: Any, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self.connection.arun(op(self, *args, **kwargs))
+
+    return sync, asynchronous

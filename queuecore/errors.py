@@ -1,0 +1,106 @@
+"""Exceptions raised by queuecore.
+
+    QueueCoreError                  root of everything queuecore raises
+    ├── InvalidOptionError          a bad argument or job option (also a ValueError)
+    ├── InvalidQueueNameError       a queue name that BullMQ cannot store (also a ValueError)
+    ├── SerializationError          data or a return value that is not JSON (also a TypeError)
+    ├── ScriptError                 a Lua script refused a transition; ``code`` says why
+    │   ├── JobNotFoundError        the job does not exist (-1)
+    │   ├── LockError               the lock is missing or held by another worker (-2, -6)
+    │   └── JobNotInStateError      the job is not in the state the call needs (-3)
+    ├── ConnectionFailedError       Redis could not be reached (also a ConnectionError)
+    ├── ScriptLoaderError           a Lua file has a missing or circular include
+    ├── JobFailedError              wait_until_finished: the job failed
+    └── TimeoutError                wait_until_finished ran out of time
+
+Errors a processor raises to steer the worker:
+
+    UnrecoverableError              fail the job now, whatever attempts remain
+"""
+
+from __future__ import annotations
+
+import builtins
+
+
+class QueueCoreError(Exception):
+    """Root of every exception queuecore raises."""
+
+
+class InvalidOptionError(QueueCoreError, ValueError):
+    """An argument or job option is unknown or out of range; nothing was written."""
+
+
+class InvalidQueueNameError(QueueCoreError, ValueError):
+    """A queue name is empty or contains ':' (BullMQ's key separator)."""
+
+
+class SerializationError(QueueCoreError, TypeError):
+    """Job data or a return value cannot be encoded as JSON."""
+
+
+class ScriptLoaderError(QueueCoreError):
+    """A Lua script could not be assembled from its includes."""
+
+
+class ConnectionFailedError(QueueCoreError, builtins.ConnectionError):
+    """Redis could not be reached; the operation did not happen."""
+
+
+class TimeoutError(QueueCoreError, builtins.TimeoutError):
+    """Waiting for a job ran out of time."""
+
+
+class ScriptError(QueueCoreError):
+    """A transition was refused by its Lua script.
+
+    ``code`` is BullMQ's error code (see ``ERROR_CODES``)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class JobNotFoundError(ScriptError):
+    """The job does not exist (BullMQ code -1)."""
+
+
+class LockError(ScriptError):
+    """The job's lock is missing (-2) or held by another worker (-6)."""
+
+
+class JobNotInStateError(ScriptError):
+    """The job is not in the state the operation needs (-3)."""
+
+
+class JobFailedError(QueueCoreError):
+    """``wait_until_finished``: the job failed; the message is its failed reason."""
+
+    def __init__(self, reason: str, job_id: str) -> None:
+        super().__init__(reason)
+        self.job_id = job_id
+
+
+class UnrecoverableError(Exception):
+    """Raised by a processor: fail the job at once, without further attempts."""
+
+
+# BullMQ's error codes (src/enums/error-code.ts) and what they mean.
+ERROR_CODES: dict[int, tuple[type[ScriptError], str]] = {
+    -1: (JobNotFoundError, "job {job_id} does not exist"),
+    -2: (LockError, "missing lock for job {job_id}: it was taken as stalled"),
+    -3: (JobNotInStateError, "job {job_id} is not in the {state} state"),
+    -4: (ScriptError, "job {job_id} has pending children"),
+    -5: (JobNotFoundError, "parent job of {job_id} does not exist"),
+    -6: (LockError, "lock of job {job_id} is held by another worker"),
+    -7: (ScriptError, "job {job_id} already belongs to another parent"),
+    -8: (ScriptError, "job {job_id} is the pending iteration of a job scheduler"),
+    -9: (ScriptError, "job {job_id} has failed children"),
+}
+
+
+def script_error(code: int, command: str, job_id: str = "", state: str = "") -> ScriptError:
+    """The exception for a negative reply code of a script."""
+    cls, template = ERROR_CODES.get(code, (ScriptError, "error code {code} for job {job_id}"))
+    message = template.format(job_id=job_id, state=state or "expected", code=code)
+    return cls(f"{message} ({command})", code)

@@ -1,0 +1,248 @@
+"""``Job``: one job as read from its BullMQ hash, and the operations on it."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import scripts
+from .connection import Call, Op, twin
+from .errors import JobFailedError, JobNotFoundError, TimeoutError
+from .options import PRIORITY_LIMIT, _int, duration_ms, encode_json, to_python
+
+if TYPE_CHECKING:
+    from .queue import Queue
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _int_field(raw: dict[str, str], name: str, default: int | None = 0) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return int(float(value))
+        except ValueError:
+            return default
+
+
+def _json_field(raw: dict[str, str], name: str, default: Any = None) -> Any:
+    value = raw.get(name)
+    if value is None:
+        return default
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value  # written by someone else, not JSON: keep the text
+
+
+class Job:
+    """A job of a queue. Attributes mirror BullMQ's Job in Python names.
+
+    Reading never fails on a malformed hash: a missing or garbage field reads
+    as its default (0, None or the raw text), so a job written by another
+    client can always be shown and removed."""
+
+    __slots__ = (
+        "attempts_made",
+        "attempts_started",
+        "data",
+        "deduplication_id",
+        "deferred_failure",
+        "delay",
+        "failed_reason",
+        "finished_on",
+        "id",
+        "name",
+        "opts",
+        "parent",
+        "parent_key",
+        "priority",
+        "processed_by",
+        "processed_on",
+        "progress",
+        "queue",
+        "raw",
+        "returnvalue",
+        "scheduler_id",
+        "stacktrace",
+        "stalled_counter",
+        "timestamp",
+        "token",
+    )
+
+    def __init__(self, queue: Queue, job_id: str, raw: dict[str, str]) -> None:
+        self.queue = queue
+        self.id = job_id
+        self.raw = raw
+        self.name: str = raw.get("name", "")
+        self.data: Any = _json_field(raw, "data", {})
+        opts = _json_field(raw, "opts", {})
+        self.opts: dict[str, Any] = to_python(opts) if isinstance(opts, dict) else {}
+        self.progress: Any = _json_field(raw, "progress", 0)
+        self.returnvalue: Any = _json_field(raw, "returnvalue")
+        self.failed_reason: str | None = raw.get("failedReason")
+        stack = _json_field(raw, "stacktrace", [])
+        self.stacktrace: list[str] = stack if isinstance(stack, list) else [str(stack)]
+        # attemptsMade is the pre-v5 name of atm
+        self.attempts_made: int = _int_field(raw, "attemptsMade", None) or _int_field(raw, "atm")
+        self.attempts_started: int = _int_field(raw, "ats")  # type: ignore[assignment]
+        self.stalled_counter: int = _int_field(raw, "stc")  # type: ignore[assignment]
+        self.timestamp: int = _int_field(raw, "timestamp")  # type: ignore[assignment]
+        self.processed_on: int | None = _int_field(raw, "processedOn", None)
+        self.finished_on: int | None = _int_field(raw, "finishedOn", None)
+        self.delay: int = _int_field(raw, "delay")  # type: ignore[assignment]
+        self.priority: int = _int_field(raw, "priority")  # type: ignore[assignment]
+        self.parent_key: str | None = raw.get("parentKey")
+        self.parent: Any = _json_field(raw, "parent")
+        self.processed_by: str | None = raw.get("pb")
+        self.deferred_failure: str | None = raw.get("defa")
+        self.scheduler_id: str | None = raw.get("rjk")
+        self.deduplication_id: str | None = raw.get("deid")
+        self.token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Job {self.queue.name}:{self.id} {self.name!r}>"
+
+    @property
+    def attempts(self) -> int:
+        """Attempts allowed (the ``attempts`` option, 1 when unset)."""
+        value = self.opts.get("attempts") or 1
+        return value if isinstance(value, int) else 1
+
+    @property
+    def connection(self) -> Any:
+        return self.queue.connection
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__
+                if name not in ("queue", "raw", "token")}
+
+    # -- operations --------------------------------------------------------------
+
+    def _update_progress(self, progress: int | float | dict[str, Any]) -> Op[None]:
+        """Set the progress (a number or a dict) and emit a ``progress`` event."""
+        encoded = encode_json(progress, "progress")
+        code = yield scripts.update_progress(self.queue.keys, self.id, encoded)
+        scripts.raise_for_code(code, "update_progress", self.id)
+        self.progress = progress
+
+    update_progress, aupdate_progress = twin(_update_progress)
+
+    def _log(self, text: str) -> Op[int]:
+        """Append a line to the job's log; returns how many lines it keeps."""
+        keep = self.opts.get("keep_logs")
+        count = yield scripts.add_log(self.queue.keys, self.id, str(text),
+                                      keep if isinstance(keep, int) else None)
+        scripts.raise_for_code(count, "add_log", self.id)
+        return int(count)
+
+    log, alog = twin(_log)
+
+    def _update_data(self, data: Any) -> Op[None]:
+        """Replace the job's data."""
+        encoded = encode_json(data, "job data")
+        code = yield scripts.update_data(self.queue.keys, self.id, encoded)
+        scripts.raise_for_code(code, "update_data", self.id)
+        self.data = data
+
+    update_data, aupdate_data = twin(_update_data)
+
+    def _get_state(self) -> Op[str]:
+        """completed, failed, delayed, prioritized, active, waiting,
+        waiting-children or unknown."""
+        return (yield scripts.get_state(self.queue.keys, self.id))
+
+    get_state, aget_state = twin(_get_state)
+
+    def _retry(self, state: str = "failed", reset_attempts_made: bool = False,
+               reset_attempts_started: bool = False) -> Op[None]:
+        """Run a failed (or completed) job again."""
+        if state not in ("failed", "completed"):
+            raise ValueError("state must be 'failed' or 'completed'")
+        code = yield scripts.reprocess_job(
+            self.queue.keys, self.id, state, bool(self.opts.get("lifo")),
+            reset_attempts_made, reset_attempts_started)
+        scripts.raise_for_code(code, "retry", self.id, state)
+        self.failed_reason = None if state == "failed" else self.failed_reason
+        self.finished_on = self.processed_on = None
+
+    retry, aretry = twin(_retry)
+
+    def _promote(self) -> Op[None]:
+        """Move a delayed job to wait now."""
+        code = yield scripts.promote(self.queue.keys, self.id)
+        scripts.raise_for_code(code, "promote", self.id, "delayed")
+        self.delay = 0
+
+    promote, apromote = twin(_promote)
+
+    def _remove(self) -> Op[bool]:
+        """Remove the job. False when it is locked by a worker."""
+        return (yield from self.queue._remove(self.id))
+
+    remove, aremove = twin(_remove)
+
+    def _change_delay(self, delay: Any) -> Op[None]:
+        """Run a delayed job ``delay`` ms from now instead."""
+        ms = duration_ms("delay", delay)
+        code = yield scripts.change_delay(self.queue.keys, self.id, ms, now_ms())
+        scripts.raise_for_code(code, "change_delay", self.id, "delayed")
+        self.delay = ms
+
+    change_delay, achange_delay = twin(_change_delay)
+
+    def _change_priority(self, priority: int, lifo: bool = False) -> Op[None]:
+        """Change the priority (0 for none)."""
+        _int("priority", priority, 0, PRIORITY_LIMIT)
+        code = yield scripts.change_priority(self.queue.keys, self.id, priority, lifo)
+        scripts.raise_for_code(code, "change_priority", self.id)
+        self.priority = priority
+
+    change_priority, achange_priority = twin(_change_priority)
+
+    def _reload(self) -> Op[Job]:
+        """Read the job hash again."""
+        raw = yield Call(("HGETALL", self.queue.keys.job(self.id)))
+        if not raw:
+            raise JobNotFoundError(f"job {self.id} does not exist (reload)", -1)
+        self.__init__(self.queue, self.id, raw)  # type: ignore[misc]
+        return self
+
+    reload, areload = twin(_reload)
+
+    def _wait_until_finished(self, timeout: float | None = None) -> Op[Any]:
+        """Block until the job completes (returns its return value) or fails
+        (raises ``JobFailedError``); ``timeout`` in seconds."""
+        keys = self.queue.keys
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = yield Call(("XREVRANGE", keys["events"], "+", "-", "COUNT", 1))
+        last_id = last[0][0] if last else "0-0"
+        while True:
+            code, value = yield scripts.is_finished(keys, self.id)
+            if code == 1:
+                return json.loads(value) if value is not None else None
+            if code == 2:
+                raise JobFailedError(value or "failed", self.id)
+            if code == -1:
+                raise JobNotFoundError(f"job {self.id} does not exist (wait_until_finished)", -1)
+            block = 1000
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"job {self.id} did not finish within {timeout} s")
+                block = max(1, min(block, int(left * 1000)))
+            reply = yield Call(("XREAD", "BLOCK", block, "STREAMS", keys["events"], last_id))
+            if reply:
+                entries = reply[0][1] if isinstance(reply, list) else next(iter(reply.values()))[0]
+                if entries:
+                    last_id = entries[-1][0]
+
+    wait_until_finished, await_until_finished = twin(_wait_until_finished)
+

@@ -1,0 +1,48 @@
+"""BullMQ's key layout for one queue: ``<prefix>:<queue name>:<suffix>``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import InvalidQueueNameError
+
+# Queue-level key suffixes, as BullMQ names them.
+SUFFIXES = (
+    "wait", "paused", "active", "prioritized", "delayed", "completed", "failed",
+    "waiting-children", "stalled", "stalled-check", "limiter", "meta", "events", "id",
+    "pc", "marker", "repeat",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """Every key name of one queue, computed once."""
+
+    prefix: str
+    name: str
+    base: str = field(init=False)  # "<prefix>:<name>:", the key prefix of every job
+    qualified: str = field(init=False)  # "<prefix>:<name>", how flows refer to a queue
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise InvalidQueueNameError("queue name must be a non-empty string")
+        if ":" in self.name:
+            raise InvalidQueueNameError(
+                f"queue name {self.name!r} contains ':', which BullMQ uses to separate "
+                "key parts; use another character such as '-' or '.'"
+            )
+        object.__setattr__(self, "qualified", f"{self.prefix}:{self.name}")
+        object.__setattr__(self, "base", f"{self.prefix}:{self.name}:")
+
+    def __getitem__(self, suffix: str) -> str:
+        return self.base + suffix
+
+    def job(self, job_id: str) -> str:
+        return self.base + job_id
+
+    def worker_keys(self) -> list[str]:
+        """The KEYS of the fetching scripts (includes/worker_keys.lua), in order."""
+        return [self.base + s for s in (
+            "wait", "active", "prioritized", "events", "stalled", "limiter", "delayed",
+            "meta", "pc", "marker",
+        )]

@@ -1,0 +1,117 @@
+--[[
+  Finish a batch of jobs of one worker, then fetch its next jobs in the same
+  call. Each finished job takes one of BullMQ's transitions out of active:
+    c: completed (moveToFinished)      f: failed for good (moveToFinished)
+    r: retry now, back to wait (retryJob)
+    d: retry after a backoff delay (moveToDelayed)
+
+  KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 limiter,
+        7 delayed, 8 meta, 9 pc, 10 marker, 11 completed, 12 failed
+  ARGV: 1-9 as move_to_active (3 = how many jobs to fetch afterwards, 0: none)
+        then 10 per job: job id, lock token, kind (c/f/r/d), return value JSON or
+        failed reason, stack trace JSON or "", keep count (-1 all, 0 none, n),
+        keep age (s) or "", attempts, backoff delay (ms), lifo ("1"/"0")
+  Returns: {codes, rate limit ttl, next delayed due, jobId1, jobHash1, ...}
+    codes has one entry per finished job: 0 done, -1 job missing, -2 lock
+    missing, -3 job not in active, -6 lock held by another token.
+  Events: completed, failed, retries-exhausted, waiting, delayed, drained,
+          then those of move_to_active.
+]]
+local rcall = redis.call
+--- @include "worker_keys"
+--- @include "get_max_events"
+--- @include "is_paused_or_maxed"
+--- @include "add_base_marker_if_needed"
+--- @include "add_delay_marker_if_needed"
+--- @include "add_job_with_priority"
+--- @include "get_delayed_score"
+--- @include "promote_delayed_jobs"
+--- @include "fetch_next_jobs"
+--- @include "release_lock"
+--- @include "remove_job_keys"
+--- @include "remove_old_finished"
+
+local k = workerKeys()
+local w = workerArgs()
+local maxEvents = getMaxEvents(k.meta)
+local now = w.timestamp
+local codes = {}
+local stride = 10
+
+for i = 10, #ARGV, stride do
+  local jobId, token, kind, value, stack = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+    ARGV[i + 4]
+  local jobKey = w.prefix .. jobId
+  local code = 0
+  if rcall("EXISTS", jobKey) == 0 then
+    code = -1
+  else
+    code = releaseLock(jobKey, jobId, token, k.stalled)
+  end
+  if code == 0 then
+    if kind ~= "c" then
+      if stack ~= "" then
+        rcall("HSET", jobKey, "failedReason", value, "stacktrace", stack)
+      else
+        rcall("HSET", jobKey, "failedReason", value)
+      end
+    end
+    if rcall("LREM", k.active, -1, jobId) == 0 then
+      code = -3
+    end
+  end
+  if code == 0 then
+    local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
+    if kind == "c" or kind == "f" then
+      local keepCount, keepAge = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+      local target = kind == "c" and KEYS[11] or KEYS[12]
+      local field = kind == "c" and "returnvalue" or "failedReason"
+      if keepCount == 0 then
+        removeJobKeys(jobKey)
+      else
+        rcall("ZADD", target, now, jobId)
+        rcall("HSET", jobKey, field, value, "finishedOn", now)
+        if kind == "f" then
+          rcall("HDEL", jobKey, "defa")
+        end
+        removeOldFinished(target, w.prefix, now, keepCount, keepAge)
+      end
+      rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event",
+        kind == "c" and "completed" or "failed", "jobId", jobId, field, value, "prev", "active")
+      if kind == "f" and attemptsMade >= (tonumber(ARGV[i + 7]) or 0) then
+        rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "retries-exhausted",
+          "jobId", jobId, "attemptsMade", attemptsMade)
+      end
+    elseif kind == "r" then
+      local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
+      if priority > 0 then
+        addJobWithPriority(k.prioritized, priority, jobId, k.pc)
+      else
+        rcall(ARGV[i + 9] == "1" and "RPUSH" or "LPUSH", k.wait, jobId)
+      end
+      addBaseMarkerIfNeeded(k.marker, isPausedOrMaxed(k.meta, k.active))
+      rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "waiting",
+        "jobId", jobId, "prev", "active")
+    else
+      local delay = tonumber(ARGV[i + 8])
+      local score, due = getDelayedScore(k.delayed, now, delay)
+      rcall("HSET", jobKey, "delay", delay)
+      rcall("ZADD", k.delayed, score, jobId)
+      rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "delayed",
+        "jobId", jobId, "delay", due)
+      addDelayMarkerIfNeeded(k.marker, k.delayed)
+    end
+  end
+  codes[#codes + 1] = code
+end
+
+local reply = {0, 0}
+if w.count > 0 then
+  reply = fetchNextJobs(k, w, maxEvents)
+end
+if #reply == 2 and rcall("LLEN", k.wait) == 0 and rcall("LLEN", k.active) == 0
+    and rcall("ZCARD", k.prioritized) == 0 then
+  rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "drained")
+end
+table.insert(reply, 1, codes)
+return reply

@@ -1,0 +1,193 @@
+"""Job options: validation of the Python names, and conversion to and from
+the ``opts`` JSON that BullMQ stores in the job hash (under its own names)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import backoff as backoff_strategies
+from .errors import InvalidOptionError, SerializationError
+
+PRIORITY_LIMIT = 2_097_151  # 2^21 - 1: priority * 2^32 must stay an exact double
+
+# Python name -> the name BullMQ stores in opts.
+OPTION_NAMES = {
+    "job_id": "jobId",
+    "delay": "delay",
+    "priority": "priority",
+    "lifo": "lifo",
+    "attempts": "attempts",
+    "backoff": "backoff",
+    "remove_on_complete": "removeOnComplete",
+    "remove_on_fail": "removeOnFail",
+    "keep_logs": "kl",
+    "timestamp": "timestamp",
+    "stack_trace_limit": "stackTraceLimit",
+}
+PYTHON_NAMES = {v: k for k, v in OPTION_NAMES.items()}
+# Names BullMQ's public API uses for options stored under short names.
+PYTHON_NAMES.update({"keepLogs": "keep_logs"})
+
+
+def _camel_to_snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def duration_ms(name: str, value: Any, *, minimum: int = 0) -> int:
+    """A duration in ms from an int, an integral float or a timedelta."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds() * 1000
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidOptionError(
+            f"{name} must be a number of milliseconds or a timedelta, not {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidOptionError(f"{name} must be a finite number of milliseconds, not {value!r}")
+    ms = round(value)
+    if ms < minimum:
+        raise InvalidOptionError(f"{name} must be at least {minimum} ms, not {value!r}")
+    return ms
+
+
+def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidOptionError(f"{name} must be an integer, not {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high:,}" if high is not None else f"at least {low}"
+        raise InvalidOptionError(f"{name} must be {bounds}, not {value!r}")
+    return value
+
+
+def _keep_jobs(name: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return _int(name, value, 0)
+    if isinstance(value, dict):
+        unknown = set(value) - {"age", "count", "limit"}
+        if unknown:
+            raise InvalidOptionError(
+                f"{name} accepts the keys age (seconds), count and limit, not {sorted(unknown)}")
+        kept = {}
+        for key in ("age", "count", "limit"):
+            if key in value:
+                v = value[key]
+                if key == "age" and isinstance(v, timedelta):
+                    v = int(v.total_seconds())
+                kept[key] = _int(f"{name}['{key}']", v, 0)
+        return kept
+    raise InvalidOptionError(
+        f"{name} must be True, False, a count or {{'age': seconds, 'count': n}}, not {value!r}")
+
+
+def _backoff(value: Any) -> dict[str, Any]:
+    if isinstance(value, int | float | timedelta) and not isinstance(value, bool):
+        return {"type": "fixed", "delay": duration_ms("backoff", value)}
+    if not isinstance(value, dict):
+        raise InvalidOptionError(
+            "backoff must be a delay in ms or {'type': 'fixed' | 'exponential', 'delay': ms}, "
+            f"not {value!r}")
+    unknown = set(value) - {"type", "delay", "jitter"}
+    if unknown:
+        raise InvalidOptionError(f"backoff accepts type, delay and jitter, not {sorted(unknown)}")
+    kind = value.get("type")
+    if not isinstance(kind, str) or not backoff_strategies.is_known(kind):
+        known = ", ".join(backoff_strategies.known_names())
+        raise InvalidOptionError(f"unknown backoff type {kind!r}; known types: {known}")
+    result: dict[str, Any] = {"type": kind}
+    if "delay" in value:
+        result["delay"] = duration_ms("backoff['delay']", value["delay"])
+    if "jitter" in value:
+        jitter = value["jitter"]
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
+            raise InvalidOptionError(f"backoff['jitter'] must be between 0 and 1, not {jitter!r}")
+        result["jitter"] = jitter
+    return result
+
+
+def _job_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidOptionError(f"job_id must be a non-empty string, not {value!r}")
+    if value.isdigit() and str(int(value)) == value:
+        raise InvalidOptionError(
+            f"job_id {value!r} looks like an integer, which clashes with automatic ids")
+    if value == "0" or value.startswith("0:"):
+        raise InvalidOptionError("job_id may not be '0' or start with '0:'")
+    if ":" in value and len(value.split(":")) != 3:
+        raise InvalidOptionError(f"job_id {value!r} may not contain ':'")
+    return value
+
+
+def validate(options: dict[str, Any]) -> dict[str, Any]:
+    """Check Python-named job options; returns them in BullMQ's names (for opts)."""
+    opts: dict[str, Any] = {}
+    for name, value in options.items():
+        if name not in OPTION_NAMES:
+            hint = ""
+            if name in PYTHON_NAMES:
+                hint = f"; queuecore spells BullMQ's {name!r} as {PYTHON_NAMES[name]!r}"
+            elif _camel_to_snake(name) in OPTION_NAMES:
+                hint = f"; did you mean {_camel_to_snake(name)!r}?"
+            raise InvalidOptionError(f"unknown job option {name!r}{hint}")
+        if value is None:
+            continue
+        if name == "job_id":
+            value = _job_id(value)
+        elif name == "delay":
+            value = duration_ms("delay", value)
+        elif name == "priority":
+            value = _int("priority", value, 0, PRIORITY_LIMIT)
+        elif name == "lifo":
+            if not isinstance(value, bool):
+                raise InvalidOptionError(f"lifo must be True or False, not {value!r}")
+        elif name == "attempts":
+            value = _int("attempts", value, 1)
+        elif name == "backoff":
+            value = _backoff(value)
+        elif name in ("remove_on_complete", "remove_on_fail"):
+            value = _keep_jobs(name, value)
+        elif name == "keep_logs":
+            value = _int("keep_logs", value, 1)
+        elif name == "stack_trace_limit":
+            value = _int("stack_trace_limit", value, 0)
+        elif name == "timestamp":
+            if isinstance(value, datetime):
+                value = int(value.timestamp() * 1000)
+            value = _int("timestamp", value, 0)
+        opts[OPTION_NAMES[name]] = value
+    return opts
+
+
+def merge_defaults(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Queue default options under the job's own (both Python-named)."""
+    return {**defaults, **options} if defaults else options
+
+
+def to_python(opts: dict[str, Any]) -> dict[str, Any]:
+    """Stored BullMQ opts -> Python names (names queuecore does not know stay as they are)."""
+    return {PYTHON_NAMES.get(k, k): v for k, v in opts.items()}
+
+
+def encode_json(value: Any, what: str) -> str:
+    """Compact JSON, refusing anything JSON cannot hold (NaN, sets, objects...)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"{what} is not JSON-serialisable: {exc}") from exc
+
+
+def keep_jobs(value: Any) -> tuple[int, int | None]:
+    """removeOnComplete / removeOnFail -> (count, age in seconds) for the Lua side.
+    count -1 keeps all, 0 keeps none."""
+    if value is None or value is False:
+        return -1, None
+    if value is True:
+        return 0, None
+    if isinstance(value, int):
+        return value, None
+    if isinstance(value, dict):
+        count = value.get("count")
+        return (count if isinstance(count, int) else -1), value.get("age")
+    return -1, None

@@ -1,0 +1,338 @@
+"""``Queue``: adding jobs and administering a queue."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from . import options as job_options
+from . import scripts
+from .connection import Call, Connection, Op, Pipeline, twin
+from .errors import InvalidOptionError, QueueCoreError
+from .job import Job, now_ms
+from .keys import QueueKeys
+
+# Public state names -> key suffixes. "waiting" is BullMQ's name for the wait list.
+STATES = {
+    "waiting": "wait", "wait": "wait", "active": "active", "delayed": "delayed",
+    "prioritized": "prioritized", "completed": "completed", "failed": "failed",
+    "paused": "paused", "waiting-children": "waiting-children",
+}
+DEFAULT_COUNT_STATES = ("active", "completed", "delayed", "failed", "prioritized", "waiting",
+                        "waiting-children")
+CLEANABLE = ("completed", "failed", "delayed", "wait", "waiting", "active", "paused",
+             "prioritized")
+
+
+def _suffix(state: str) -> str:
+    try:
+        return STATES[state]
+    except KeyError:
+        raise InvalidOptionError(
+            f"unknown job state {state!r}; states are {', '.join(sorted(STATES))}") from None
+
+
+def _states(states: str | Iterable[str] | None, default: Sequence[str]) -> list[str]:
+    if states is None:
+        return list(default)
+    if isinstance(states, str):
+        return [states]
+    return list(states)
+
+
+def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = None) -> str:
+    """The CLIENT SETNAME of a worker's blocking connection, as Node BullMQ names it."""
+    b64 = base64.b64encode(queue_name.encode()).decode()
+    return f"{prefix}:{b64}" + (f":w:{worker_name}" if worker_name else "")
+
+
+class Queue:
+    """A BullMQ queue: ``Queue("email", connection="redis://...")``.
+
+    Every method has an asyncio twin with an ``a`` prefix (``add`` / ``aadd``)."""
+
+    def __init__(self, name: str, connection: Any = None, prefix: str = "bull",
+                 default_job_options: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.prefix = prefix
+        self.keys = QueueKeys(prefix, name)
+        self.connection = connection if isinstance(connection, Connection) \
+            else Connection(connection)
+        self.default_job_options = dict(default_job_options or {})
+        job_options.validate(self.default_job_options)  # fail early on a typo
+
+    def __repr__(self) -> str:
+        return f"<Queue {self.keys.qualified}>"
+
+    # -- adding --------------------------------------------------------------------
+
+    def _encode(self, name: str, data: Any, opts: dict[str, Any]) -> tuple[scripts.EncodedJob,
+                                                                          dict[str, Any]]:
+        if not isinstance(name, str):
+            raise InvalidOptionError(f"job name must be a string, not {name!r}")
+        merged = job_options.merge_defaults(self.default_job_options, opts)
+        stored = job_options.validate(merged)
+        stored.setdefault("attempts", 0)
+        timestamp = stored.pop("timestamp", None) or now_ms()
+        encoded = scripts.EncodedJob(
+            name=name,
+            data=job_options.encode_json({} if data is None else data, "job data"),
+            opts=job_options.encode_json(stored, "job options"),
+            timestamp=timestamp,
+            job_id=stored.get("jobId", ""),
+            delay=stored.get("delay", 0),
+            priority=stored.get("priority", 0),
+            lifo=bool(stored.get("lifo")),
+        )
+        return encoded, stored
+
+    def _add_encoded(self, batch: list[tuple[scripts.EncodedJob, dict[str, Any], Any]]
+                     ) -> Op[list[Job]]:
+        encoded = [e for e, _, _ in batch]
+        reply = yield scripts.add_jobs(self.keys, encoded)
+        ids = scripts.check_added(reply, encoded)
+        jobs = []
+        for job_id, (enc, stored, data) in zip(ids, batch, strict=True):
+            job = Job(self, job_id, {
+                "name": enc.name, "timestamp": str(enc.timestamp), "delay": str(enc.delay),
+                "priority": str(enc.priority), "opts": enc.opts})
+            job.data = data
+            job.opts = job_options.to_python(stored)
+            jobs.append(job)
+        return jobs
+
+    def _add(self, name: str, data: Any = None, **options: Any) -> Op[Job]:
+        """Add a job; ``options`` are job options in Python names (``delay=5000``,
+        ``priority=1``, ``attempts=3``, ``backoff={...}``, ``job_id=...``)."""
+        encoded, stored = self._encode(name, data, options)
+        jobs = yield from self._add_encoded([(encoded, stored, data)])
+        return jobs[0]
+
+    add, aadd = twin(_add)
+
+    def _add_bulk(self, jobs: Sequence[dict[str, Any]]) -> Op[list[Job]]:
+        """Add many jobs in one round trip: ``[{"name": ..., "data": ..., "opts": {...}}]``.
+        Every job is validated before anything is written."""
+        batch = []
+        for i, spec in enumerate(jobs):
+            unknown = set(spec) - {"name", "data", "opts"}
+            if unknown or "name" not in spec:
+                raise InvalidOptionError(
+                    f"add_bulk item {i} must have 'name' and may have 'data' and 'opts'")
+            data = spec.get("data")
+            encoded, stored = self._encode(spec["name"], data, dict(spec.get("opts") or {}))
+            batch.append((encoded, stored, data))
+        if not batch:
+            return []
+        return (yield from self._add_encoded(batch))
+
+    add_bulk, aadd_bulk = twin(_add_bulk)
+
+    # -- reading -------------------------------------------------------------------
+
+    def _get_job(self, job_id: str) -> Op[Job | None]:
+        """The job with this id, or None."""
+        raw = yield Call(("HGETALL", self.keys.job(str(job_id))))
+        return Job(self, str(job_id), raw) if raw else None
+
+    get_job, aget_job = twin(_get_job)
+
+    def _get_jobs(self, states: str | Iterable[str] | None = None, start: int = 0,
+                  end: int = -1, asc: bool = False) -> Op[list[Job]]:
+        """Jobs in the given states (all by default), ``start``..``end`` of each
+        state, newest first unless ``asc``."""
+        suffixes = [_suffix(s) for s in _states(states, DEFAULT_COUNT_STATES)]
+        reply = yield scripts.get_jobs(self.keys, suffixes, start, end, asc)
+        return [Job(self, job_id, raw) for job_id, raw in scripts.parse_jobs(reply)]
+
+    get_jobs, aget_jobs = twin(_get_jobs)
+
+    def _get_job_counts(self, *states: str) -> Op[dict[str, int]]:
+        """Jobs per state: ``{"waiting": 3, "active": 1, ...}`` (BullMQ's states by default)."""
+        names = list(states) or list(DEFAULT_COUNT_STATES)
+        calls = []
+        for state in names:
+            suffix = _suffix(state)
+            cmd = "LLEN" if suffix in ("wait", "paused", "active") else "ZCARD"
+            calls.append(Call((cmd, self.keys[suffix])))
+        counts = yield Pipeline(calls)
+        return dict(zip(names, (int(c) for c in counts), strict=True))
+
+    get_job_counts, aget_job_counts = twin(_get_job_counts)
+
+    def _count(self) -> Op[int]:
+        """Jobs waiting to be processed: waiting, delayed, prioritized, waiting-children."""
+        counts = yield from self._get_job_counts("waiting", "delayed", "prioritized",
+                                                 "waiting-children")
+        return sum(counts.values())
+
+    count, acount = twin(_count)
+
+    def _get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
+                      asc: bool = True) -> Op[dict[str, Any]]:
+        """A job's log lines: ``{"logs": [...], "count": n}``."""
+        key = self.keys.job(str(job_id)) + ":logs"
+        if asc:
+            lines, count = yield Pipeline([Call(("LRANGE", key, start, end)), Call(("LLEN", key))])
+        else:
+            lines, count = yield Pipeline([Call(("LRANGE", key, -(end + 1), -(start + 1))),
+                                           Call(("LLEN", key))])
+            lines.reverse()
+        return {"logs": lines, "count": count}
+
+    get_job_logs, aget_job_logs = twin(_get_job_logs)
+
+    def _is_paused(self) -> Op[bool]:
+        return bool((yield Call(("HEXISTS", self.keys["meta"], "paused"))))
+
+    is_paused, ais_paused = twin(_is_paused)
+
+    def _get_workers(self) -> Op[list[dict[str, str]]]:
+        """Live workers of this queue, from CLIENT LIST: Node BullMQ, Python
+        bullmq and queuecore workers alike."""
+        listing = yield Call(("CLIENT", "LIST"))
+        if isinstance(listing, dict):  # cluster: one listing per node
+            listing = [c for node in listing.values() for c in node]
+        names = {worker_client_name(self.prefix, self.name), f"{self.prefix}:{self.name}"}
+        workers = []
+        for client in listing:
+            raw = client.get("name", "")
+            if raw in names or any(raw.startswith(n + ":w:") for n in names):
+                workers.append({**client, "name": self.name, "rawname": raw})
+        return workers
+
+    get_workers, aget_workers = twin(_get_workers)
+
+    # -- administering -------------------------------------------------------------
+
+    def _set_paused(self, paused: bool) -> Op[None]:
+        while (yield scripts.pause(self.keys, paused)) > 0:
+            pass
+
+    def _pause(self) -> Op[None]:
+        """Stop workers from taking jobs (adds still go through)."""
+        yield from self._set_paused(True)
+
+    pause, apause = twin(_pause)
+
+    def _resume(self) -> Op[None]:
+        yield from self._set_paused(False)
+
+    resume, aresume = twin(_resume)
+
+    def _drain(self, delayed: bool = False) -> Op[int]:
+        """Remove every job waiting to run (and delayed ones if asked)."""
+        return (yield scripts.drain(self.keys, delayed))
+
+    drain, adrain = twin(_drain)
+
+    def _clean(self, grace_ms: Any, limit: int = 0, state: str = "completed") -> Op[list[str]]:
+        """Remove jobs of ``state`` older than ``grace_ms``; at most ``limit``
+        (0: no limit). Returns the removed ids."""
+        grace = job_options.duration_ms("grace_ms", grace_ms)
+        if state not in CLEANABLE:
+            raise InvalidOptionError(f"cannot clean state {state!r}; use one of {CLEANABLE}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidOptionError(f"limit must be a count >= 0, not {limit!r}")
+        cutoff = now_ms() - grace
+        removed: list[str] = []
+        cursor = 0
+        while cursor >= 0:
+            chunk = 1000 if not limit else min(1000, limit - len(removed))
+            if chunk <= 0:
+                break
+            reply = yield scripts.clean_jobs(self.keys, _suffix(state), cutoff, chunk, cursor)
+            cursor = int(reply[0])
+            removed.extend(reply[1:])
+        return removed
+
+    clean, aclean = twin(_clean)
+
+    def _obliterate(self, force: bool = False) -> Op[None]:
+        """Delete the queue and everything in it. Refuses while jobs are
+        active unless ``force``."""
+        yield from self._set_paused(True)
+        while True:
+            code = yield scripts.obliterate(self.keys, force, 1000)
+            if code == -2:
+                raise QueueCoreError(
+                    f"cannot obliterate {self.name!r}: it has active jobs (pass force=True)")
+            if code == 0:
+                return
+
+    obliterate, aobliterate = twin(_obliterate)
+
+    def _retry_jobs(self, state: str = "failed", count: int = 1000,
+                    timestamp: int | None = None) -> Op[int]:
+        """Move failed (or completed) jobs back to wait; returns how many."""
+        if state not in ("failed", "completed"):
+            raise InvalidOptionError("retry_jobs state must be 'failed' or 'completed'")
+        return (yield from self._move_to_wait(state, count, timestamp or now_ms()))
+
+    retry_jobs, aretry_jobs = twin(_retry_jobs)
+
+    def _promote_jobs(self, count: int = 1000) -> Op[int]:
+        """Move every delayed job to wait now; returns how many."""
+        return (yield from self._move_to_wait("delayed", count, "+inf"))
+
+    promote_jobs, apromote_jobs = twin(_promote_jobs)
+
+    def _move_to_wait(self, state: str, count: int, max_score: int | str) -> Op[int]:
+        total = 0
+        while True:
+            moved = yield scripts.move_jobs_to_wait(self.keys, state, count, max_score)
+            total += moved
+            if moved < count:
+                return total
+
+    def _remove(self, job_id: str) -> Op[bool]:
+        """Remove a job; False when a worker holds its lock."""
+        code = yield scripts.remove_job(self.keys, str(job_id))
+        if code == -1:
+            return False
+        scripts.raise_for_code(code, "remove", str(job_id))
+        return code == 1
+
+    remove, aremove = twin(_remove)
+
+    def _get_meta(self) -> Op[dict[str, str]]:
+        return (yield Call(("HGETALL", self.keys["meta"])))
+
+    get_meta, aget_meta = twin(_get_meta)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    async def aclose(self) -> None:
+        await self.connection.aclose()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Queue:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def decode_event(fields: dict[str, str]) -> dict[str, Any]:
+    """An events-stream entry with BullMQ's JSON fields parsed."""
+    event = dict(fields)
+    for name in ("returnvalue", "data"):
+        if name in event:
+            try:
+                event[name] = json.loads(event[name])
+            except ValueError:
+                pass
+    if "delay" in event:
+        try:
+            event["delay"] = int(event["delay"])
+        except ValueError:
+            pass
+    return event

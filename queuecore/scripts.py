@@ -1,0 +1,239 @@
+"""The one place that calls Lua: builds each script's keys and arguments and
+parses its reply. Pure functions, no I/O; the callers yield the ``Eval``
+requests they return (see ``connection.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .connection import Eval
+from .errors import script_error
+from .keys import QueueKeys
+
+
+@dataclass(slots=True)
+class EncodedJob:
+    """A job as add_job.lua takes it."""
+
+    name: str
+    data: str
+    opts: str
+    timestamp: int
+    job_id: str = ""
+    delay: int = 0
+    priority: int = 0
+    lifo: bool = False
+    parent_key: str = ""
+    parent: str = ""
+    parent_deps_key: str = ""
+
+
+def add_jobs(keys: QueueKeys, jobs: Sequence[EncodedJob]) -> Eval:
+    args: list[Any] = [keys.base]
+    for j in jobs:
+        args += [j.job_id, j.name, j.timestamp, j.data, j.opts, j.delay, j.priority,
+                 "1" if j.lifo else "0", j.parent_key, j.parent, j.parent_deps_key]
+    return Eval("add_job", [keys[s] for s in (
+        "wait", "meta", "id", "delayed", "prioritized", "pc", "events", "marker", "active",
+    )], args)
+
+
+def check_added(reply: list[Any], jobs: Sequence[EncodedJob]) -> list[str]:
+    for value, job in zip(reply, jobs, strict=True):
+        if isinstance(value, int):
+            raise script_error(value, "add_job", job.job_id or job.name)
+    return [str(v) for v in reply]
+
+
+@dataclass(slots=True)
+class WorkerArgs:
+    """What a worker sends with every fetching call."""
+
+    token_base: str
+    lock_duration: int
+    limit_max: int | None = None
+    limit_duration: int | None = None
+    name: str = ""
+    token_counter: int = 0
+
+    def argv(self, keys: QueueKeys, now: int, count: int) -> list[Any]:
+        start = self.token_counter
+        self.token_counter += count
+        return [keys.base, now, count, self.token_base, start, self.lock_duration,
+                "" if self.limit_max is None else self.limit_max,
+                "" if self.limit_duration is None else self.limit_duration, self.name]
+
+    def token(self, start: int, index: int) -> str:
+        return f"{self.token_base}:{start + index}"
+
+
+@dataclass(slots=True)
+class Fetched:
+    """Jobs handed to a worker: (id, raw hash, lock token) triples."""
+
+    jobs: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+    rate_limit_ttl: int = 0
+    next_delayed: int = 0
+    codes: list[int] = field(default_factory=list)
+
+
+def move_to_active(keys: QueueKeys, worker: WorkerArgs, now: int, count: int) -> Eval:
+    return Eval("move_to_active", keys.worker_keys(), worker.argv(keys, now, count))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one attempt ended, as move_to_finished.lua takes it."""
+
+    job_id: str
+    token: str
+    kind: str  # c completed, f failed, r retry now, d retry after delay
+    value: str  # return value JSON or failed reason
+    stacktrace: str = ""
+    keep_count: int = -1
+    keep_age: int | None = None
+    attempts: int = 0
+    delay: int = 0
+    lifo: bool = False
+
+
+def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Sequence[Outcome],
+                     fetch: int) -> Eval:
+    args = worker.argv(keys, now, fetch)
+    for o in outcomes:
+        args += [o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
+                 "" if o.keep_age is None else o.keep_age, o.attempts, o.delay,
+                 "1" if o.lifo else "0"]
+    return Eval("move_to_finished", [*keys.worker_keys(), keys["completed"], keys["failed"]],
+                args)
+
+
+def parse_fetched(reply: list[Any], token_start: int, worker: WorkerArgs,
+                  with_codes: bool = False) -> Fetched:
+    result = Fetched()
+    if with_codes:
+        result.codes = reply[0]
+        reply = reply[1:]
+    result.rate_limit_ttl = int(reply[0])
+    result.next_delayed = int(reply[1])
+    for i in range(2, len(reply), 2):
+        flat = reply[i + 1]
+        raw = dict(zip(flat[::2], flat[1::2], strict=True))
+        result.jobs.append((reply[i], raw, worker.token(token_start, (i - 2) // 2)))
+    return result
+
+
+def extend_locks(keys: QueueKeys, lock_duration: int, locks: Sequence[tuple[str, str]]) -> Eval:
+    args: list[Any] = [keys.base, lock_duration]
+    for job_id, token in locks:
+        args += [job_id, token]
+    return Eval("extend_locks", [keys["stalled"]], args)
+
+
+def move_stalled_jobs_to_wait(keys: QueueKeys, max_stalled: int, now: int,
+                              interval: int) -> Eval:
+    return Eval("move_stalled_jobs_to_wait", [keys[s] for s in (
+        "stalled", "wait", "active", "stalled-check", "meta", "marker", "events", "repeat",
+    )], [max_stalled, keys.base, now, interval])
+
+
+def pause(keys: QueueKeys, paused: bool) -> Eval:
+    return Eval("pause", [keys[s] for s in (
+        "meta", "marker", "events", "wait", "paused", "prioritized", "delayed",
+    )], ["paused" if paused else "resumed", "1"])
+
+
+def get_jobs(keys: QueueKeys, suffixes: Sequence[str], start: int, end: int, asc: bool) -> Eval:
+    return Eval("get_jobs", [keys.base], [start, end, "1" if asc else "0", *suffixes])
+
+
+def parse_jobs(reply: list[Any]) -> list[tuple[str, dict[str, str]]]:
+    jobs = []
+    for i in range(0, len(reply), 2):
+        flat = reply[i + 1]
+        jobs.append((reply[i], dict(zip(flat[::2], flat[1::2], strict=True))))
+    return jobs
+
+
+def get_state(keys: QueueKeys, job_id: str) -> Eval:
+    return Eval("get_state", [keys[s] for s in (
+        "completed", "failed", "delayed", "prioritized", "active", "wait", "paused",
+        "waiting-children",
+    )], [job_id])
+
+
+def update_progress(keys: QueueKeys, job_id: str, progress: str) -> Eval:
+    return Eval("update_progress", [keys.job(job_id), keys["events"], keys["meta"]],
+                [job_id, progress])
+
+
+def update_data(keys: QueueKeys, job_id: str, data: str) -> Eval:
+    return Eval("update_data", [keys.job(job_id)], [data])
+
+
+def add_log(keys: QueueKeys, job_id: str, line: str, keep: int | None) -> Eval:
+    job_key = keys.job(job_id)
+    return Eval("add_log", [job_key, job_key + ":logs"], [line, "" if keep is None else keep])
+
+
+def is_finished(keys: QueueKeys, job_id: str) -> Eval:
+    return Eval("is_finished", [keys["completed"], keys["failed"], keys.job(job_id)], [job_id])
+
+
+def remove_job(keys: QueueKeys, job_id: str) -> Eval:
+    return Eval("remove_job", [keys.job(job_id), keys["events"], keys["meta"]],
+                [keys.base, job_id])
+
+
+def promote(keys: QueueKeys, job_id: str) -> Eval:
+    return Eval("promote", [keys[s] for s in (
+        "delayed", "wait", "prioritized", "pc", "marker", "meta", "active", "events",
+    )] + [keys.job(job_id)], [job_id])
+
+
+def reprocess_job(keys: QueueKeys, job_id: str, state: str, lifo: bool,
+                  reset_attempts_made: bool, reset_attempts_started: bool) -> Eval:
+    return Eval("reprocess_job", [keys.job(job_id), keys[state], keys["wait"], keys["marker"],
+                                  keys["meta"], keys["active"], keys["events"],
+                                  keys["prioritized"], keys["pc"]],
+                [job_id, state, *("1" if f else "0" for f in (
+                    lifo, reset_attempts_made, reset_attempts_started))])
+
+
+def move_jobs_to_wait(keys: QueueKeys, state: str, count: int, max_score: int | str) -> Eval:
+    return Eval("move_jobs_to_wait", [keys[state], keys["wait"], keys["marker"], keys["meta"],
+                                      keys["active"], keys["events"]],
+                [keys.base, state, count, max_score])
+
+
+def clean_jobs(keys: QueueKeys, state: str, cutoff: int, chunk: int, cursor: int) -> Eval:
+    return Eval("clean_jobs", [keys[state], keys["events"], keys["meta"]],
+                [keys.base, state, cutoff, chunk, cursor])
+
+
+def drain(keys: QueueKeys, delayed: bool) -> Eval:
+    return Eval("drain", [keys["wait"], keys["paused"], keys["prioritized"], keys["delayed"]],
+                [keys.base, "1" if delayed else "0"])
+
+
+def obliterate(keys: QueueKeys, force: bool, count: int) -> Eval:
+    return Eval("obliterate", [keys["meta"], keys.base], ["1" if force else "0", count])
+
+
+def change_delay(keys: QueueKeys, job_id: str, delay: int, now: int) -> Eval:
+    return Eval("change_delay", [keys["delayed"], keys.job(job_id), keys["events"], keys["meta"],
+                                 keys["marker"]], [job_id, delay, now])
+
+
+def change_priority(keys: QueueKeys, job_id: str, priority: int, lifo: bool) -> Eval:
+    return Eval("change_priority", [keys[s] for s in (
+        "wait", "prioritized", "pc", "marker", "meta", "active",
+    )] + [keys.job(job_id)], [job_id, priority, "1" if lifo else "0"])
+
+
+def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -> None:
+    """Raise the specific error when a script replied with a negative code."""
+    if isinstance(code, int) and code < 0:
+        raise script_error(code, command, job_id, state)

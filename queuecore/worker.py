@@ -1,0 +1,468 @@
+"""``Worker``: takes jobs from a queue and runs a processor on them.
+
+One asyncio loop per worker. ``async def`` processors run as tasks, plain
+``def`` processors in a thread pool, up to ``concurrency`` jobs at a time.
+Finished attempts are sent to Redis in batches: one move_to_finished call
+finishes every attempt that ended since the last call and fetches the jobs
+that fill the freed slots, so a busy worker makes far fewer than one round
+trip per job while Redis holds exactly what BullMQ's one-job calls leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from . import backoff as backoff_strategies
+from . import scripts
+from .connection import Connection
+from .errors import (
+    ConnectionFailedError,
+    InvalidOptionError,
+    SerializationError,
+    UnrecoverableError,
+)
+from .job import Job, now_ms
+from .options import encode_json, keep_jobs
+from .queue import Queue, worker_client_name
+
+logger = logging.getLogger("queuecore.worker")
+
+Processor = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]
+EVENTS = ("active", "completed", "failed", "progress", "stalled", "drained", "error", "closed")
+MAX_BLOCK_S = 10.0  # BullMQ's cap on one BZPOPMIN
+MIN_BLOCK_S = 0.001
+
+
+class Worker:
+    """Runs ``processor(job)`` for the jobs of ``queue_name``.
+
+    ``run()`` blocks until ``close()`` (which may be called from another thread
+    or a signal handler); ``await arun()`` is the asyncio form. The processor's
+    return value (JSON) completes the job; an exception fails the attempt, and
+    the job is retried with its backoff while attempts remain, except for
+    ``UnrecoverableError``, which fails it at once.
+    """
+
+    def __init__(
+        self,
+        queue_name: str,
+        processor: Processor,
+        connection: Any = None,
+        *,
+        prefix: str = "bull",
+        concurrency: int = 1,
+        lock_duration: int = 30_000,
+        lock_renew_time: int | None = None,
+        stalled_interval: int = 30_000,
+        max_stalled_count: int = 1,
+        drain_delay: float = 5.0,
+        name: str | None = None,
+        limiter: dict[str, int] | None = None,
+        remove_on_complete: Any = None,
+        remove_on_fail: Any = None,
+        stack_trace_limit: int = 10,
+        autorun: bool = False,
+    ) -> None:
+        if not callable(processor):
+            raise InvalidOptionError("processor must be a function taking the job")
+        for label, value, low in (("concurrency", concurrency, 1),
+                                  ("lock_duration", lock_duration, 1),
+                                  ("stalled_interval", stalled_interval, 1),
+                                  ("max_stalled_count", max_stalled_count, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidOptionError(f"{label} must be an integer >= {low}, not {value!r}")
+        if limiter is not None and (not isinstance(limiter, dict)
+                                    or set(limiter) - {"max", "duration"}
+                                    or not isinstance(limiter.get("max"), int)
+                                    or not isinstance(limiter.get("duration"), int)):
+            raise InvalidOptionError("limiter must be {'max': jobs, 'duration': ms}")
+        self.connection = connection if isinstance(connection, Connection) \
+            else Connection(connection)
+        self.queue = Queue(queue_name, self.connection, prefix=prefix)
+        self.keys = self.queue.keys
+        self.name = name
+        self.processor = processor
+        self.is_async = inspect.iscoroutinefunction(processor)
+        self.concurrency = concurrency
+        self.lock_duration = lock_duration
+        self.lock_renew_time = lock_renew_time or lock_duration // 2
+        self.stalled_interval = stalled_interval
+        self.max_stalled_count = max_stalled_count
+        self.drain_delay = drain_delay
+        self.remove_on_complete = remove_on_complete
+        self.remove_on_fail = remove_on_fail
+        self.stack_trace_limit = stack_trace_limit
+        self.id = uuid.uuid4().hex
+        self._args = scripts.WorkerArgs(
+            token_base=self.id, lock_duration=lock_duration,
+            limit_max=limiter["max"] if limiter else None,
+            limit_duration=limiter["duration"] if limiter else None, name=name or "")
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._active: dict[str, Job] = {}  # job id -> job being processed
+        self._pending: list[tuple[scripts.Outcome, Job, Any]] = []
+        self._closing = False
+        self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopped = threading.Event()
+        self._executor: ThreadPoolExecutor | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.started_at: int | None = None
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        if autorun:
+            self.start()
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.keys.qualified} concurrency={self.concurrency}>"
+
+    # -- events --------------------------------------------------------------------
+
+    def on(self, event: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+        """Call ``callback`` on a worker event:
+        active(job), completed(job, result), failed(job, error), progress(job, progress),
+        stalled(job_id), drained(), error(exception), closed()."""
+        if event not in EVENTS:
+            raise InvalidOptionError(f"unknown worker event {event!r}; events are {EVENTS}")
+        self._listeners.setdefault(event, []).append(callback)
+        return callback
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for callback in self._listeners.get(event, ()):
+            try:
+                result = callback(*args)
+                if inspect.isawaitable(result):
+                    self._spawn(result)
+            except Exception:
+                logger.exception("worker %s listener for %r raised", self.keys.qualified, event)
+
+    def _spawn(self, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- running -------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Process jobs until ``close()``."""
+        asyncio.run(self.arun())
+
+    def start(self) -> None:
+        """Run in the current event loop if there is one, else in a thread."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._thread = threading.Thread(target=self.run, name=f"worker-{self.queue.name}",
+                                            daemon=True)
+            self._thread.start()
+        else:
+            self._spawn_on(loop)
+
+    def _spawn_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self.arun())
+        self._tasks.add(task)
+
+    async def arun(self) -> None:
+        """Process jobs until ``aclose()``."""
+        if self._running:
+            raise RuntimeError("worker is already running")
+        self._running = True
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopped.clear()
+        self.started_at = now_ms()
+        if not self.is_async:
+            self._executor = ThreadPoolExecutor(self.concurrency,
+                                                thread_name_prefix=f"job-{self.queue.name}")
+        self._client = self.connection.new_async_client()
+        self._blocking = self.connection.new_async_client(
+            client_name=worker_client_name(self.keys.prefix, self.queue.name, self.name))
+        timers = [asyncio.ensure_future(self._every(self.lock_renew_time / 2000,
+                                                    self._renew_locks)),
+                  asyncio.ensure_future(self._every(self.stalled_interval / 1000,
+                                                    self._check_stalled, first=0))]
+        try:
+            await self._main_loop()
+        finally:
+            for timer in timers:
+                timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
+            await self._shutdown()
+
+    async def _main_loop(self) -> None:
+        marker: asyncio.Task[Any] | None = None
+        drained = False
+        next_delayed = 0
+        retry_delay = 0.1
+        limit_until = 0.0
+        assert self._wake is not None
+        # Ping so that the registering name is set before the first job.
+        await self._blocking.ping()
+        while not self._closing:
+            try:
+                free = self.concurrency - len(self._active)
+                if self._pending:
+                    batch, self._pending = self._pending, []
+                    fetch = free if time.monotonic() >= limit_until else 0
+                    fetched = await self._finish(batch, fetch)
+                elif free > 0 and not drained and time.monotonic() >= limit_until:
+                    fetched = await self._fetch(free)
+                else:
+                    fetched = None
+                retry_delay = 0.1
+            except (ConnectionFailedError, RedisError, OSError) as exc:
+                self._emit("error", exc)
+                logger.warning("worker %s: Redis error (%s); retrying in %.1f s",
+                               self.keys.qualified, exc, retry_delay)
+                await self._sleep(retry_delay)
+                retry_delay = min(retry_delay * 2, 5.0)
+                continue
+            if fetched is not None:
+                if fetched.rate_limit_ttl > 0:
+                    limit_until = time.monotonic() + fetched.rate_limit_ttl / 1000
+                if fetched.jobs:
+                    drained = False
+                    self._start_jobs(fetched.jobs)
+                    continue
+                if free > 0 and fetched.rate_limit_ttl <= 0:
+                    if not drained:
+                        drained = True
+                        self._emit("drained")
+                    next_delayed = fetched.next_delayed
+            if self._pending or self._closing:
+                continue
+            # Nothing to send: wait for an attempt to end, a marker, or a timeout.
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
+            if drained and free > 0:
+                if marker is None:
+                    marker = asyncio.ensure_future(self._wait_marker(next_delayed))
+                waits.append(marker)
+            elif limit_until > time.monotonic():
+                waits.append(asyncio.ensure_future(asyncio.sleep(limit_until - time.monotonic())))
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            self._wake.clear()
+            if not waits[0].done():
+                waits[0].cancel()
+            if len(waits) > 1 and waits[1] is not marker and not waits[1].done():
+                waits[1].cancel()
+            if marker is not None and marker.done():
+                if marker.exception() is not None:
+                    self._emit("error", marker.exception())
+                    await self._sleep(retry_delay)
+                marker = None
+                drained = False
+        if marker is not None:
+            marker.cancel()
+            await asyncio.gather(marker, return_exceptions=True)
+
+    async def _wait_marker(self, next_delayed: int) -> None:
+        """Block on the queue's marker until jobs are ready (or a delayed one is due)."""
+        timeout = self.drain_delay
+        if next_delayed:
+            timeout = min(max((next_delayed - now_ms()) / 1000, 0), MAX_BLOCK_S)
+        if timeout <= 0:
+            return
+        await self._blocking.bzpopmin(self.keys["marker"], max(timeout, MIN_BLOCK_S))
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _every(self, seconds: float, action: Callable[[], Awaitable[None]],
+                     first: float | None = None) -> None:
+        await asyncio.sleep(seconds if first is None else first)
+        while True:
+            try:
+                await action()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._emit("error", exc)
+            await asyncio.sleep(seconds)
+
+    # -- Redis calls ------------------------------------------------------------------
+
+    async def _call(self, request: Any) -> Any:
+        return await self.connection._aexecute(self._client, request)
+
+    async def _fetch(self, count: int) -> scripts.Fetched:
+        start = self._args.token_counter
+        reply = await self._call(scripts.move_to_active(self.keys, self._args, now_ms(), count))
+        return scripts.parse_fetched(reply, start, self._args)
+
+    async def _finish(self, batch: list[tuple[scripts.Outcome, Job, Any]],
+                      fetch: int) -> scripts.Fetched:
+        start = self._args.token_counter
+        try:
+            reply = await self._call(scripts.move_to_finished(
+                self.keys, self._args, now_ms(), [o for o, _, _ in batch], fetch))
+        except BaseException:
+            self._pending[:0] = batch  # keep them for the next try: nothing is lost
+            raise
+        fetched = scripts.parse_fetched(reply, start, self._args, with_codes=True)
+        for code, (outcome, job, result) in zip(fetched.codes, batch, strict=True):
+            if code < 0:
+                err = scripts.script_error(code, "move_to_finished", job.id, "active")
+                self._emit("error", err)
+                logger.warning("worker %s: job %s could not be finished: %s",
+                               self.keys.qualified, job.id, err)
+            elif outcome.kind == "c":
+                self._emit("completed", job, result)
+            elif outcome.kind == "f":
+                self._emit("failed", job, result)
+            else:
+                self._emit("failed", job, result)
+        return fetched
+
+    async def _renew_locks(self) -> None:
+        if not self._active:
+            return
+        locks = [(job.id, job.token) for job in self._active.values() if job.token]
+        lost = await self._call(scripts.extend_locks(self.keys, self.lock_duration, locks))
+        for job_id in lost:
+            self._emit("error", RuntimeError(f"lock of job {job_id} was lost"))
+
+    async def _check_stalled(self) -> None:
+        moved = await self._call(scripts.move_stalled_jobs_to_wait(
+            self.keys, self.max_stalled_count, now_ms(), self.stalled_interval))
+        for job_id in moved:
+            self._emit("stalled", job_id, "active")
+
+    # -- processing --------------------------------------------------------------------
+
+    def _start_jobs(self, jobs: list[tuple[str, dict[str, str], str]]) -> None:
+        for job_id, raw, token in jobs:
+            job = Job(self.queue, job_id, raw)
+            job.token = token
+            self._active[job_id] = job
+            self._emit("active", job, "waiting")
+            task = asyncio.ensure_future(self._process(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, job: Job) -> None:
+        try:
+            if job.deferred_failure:
+                raise UnrecoverableError(job.deferred_failure)
+            if self.is_async:
+                result = await self.processor(job)  # type: ignore[misc]
+            else:
+                assert self._loop is not None
+                result = await self._loop.run_in_executor(self._executor, self.processor, job)
+            outcome = self._completed(job, result)
+        except Exception as exc:
+            outcome = self._failed(job, exc)
+            result = exc
+        self._active.pop(job.id, None)
+        self._pending.append((outcome, job, result))
+        assert self._wake is not None
+        self._wake.set()
+
+    def _completed(self, job: Job, result: Any) -> scripts.Outcome:
+        try:
+            value = encode_json(result, f"return value of job {job.id}")
+        except SerializationError as exc:
+            return self._failed(job, exc)
+        keep = job.opts.get("remove_on_complete", self.remove_on_complete)
+        count, age = keep_jobs(keep)
+        return scripts.Outcome(job.id, job.token or "0", "c", value, keep_count=count,
+                               keep_age=age)
+
+    def _failed(self, job: Job, exc: BaseException) -> scripts.Outcome:
+        reason = str(exc) or type(exc).__name__
+        limit = job.opts.get("stack_trace_limit", self.stack_trace_limit)
+        trace = "".join(traceback.format_exception(exc))
+        stack = [*job.stacktrace, trace][-limit:] if limit else []
+        stacktrace = encode_json(stack, "stacktrace")
+        attempts = job.opts.get("attempts") or 0
+        made = job.attempts_made + 1
+        token = job.token or "0"
+        lifo = bool(job.opts.get("lifo"))
+        if not isinstance(exc, UnrecoverableError) and made < attempts:
+            try:
+                delay = backoff_strategies.delay_for(job.opts.get("backoff"), made, exc, job)
+            except Exception as backoff_exc:
+                reason = f"{reason} (backoff failed: {backoff_exc})"
+                delay = -1
+            if delay >= 0:
+                return scripts.Outcome(job.id, token, "d" if delay > 0 else "r", reason,
+                                       stacktrace, delay=delay, lifo=lifo)
+        keep = job.opts.get("remove_on_fail", self.remove_on_fail)
+        count, age = keep_jobs(keep)
+        return scripts.Outcome(job.id, token, "f", reason, stacktrace, keep_count=count,
+                               keep_age=age, attempts=attempts)
+
+    # -- closing -----------------------------------------------------------------------
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop taking jobs, let active ones finish, then stop. From another
+        thread this waits until the worker has stopped; from a signal handler
+        (in the worker's own thread) it only asks."""
+        loop = self._loop
+        if loop is None or not self._running:
+            self._closing = True
+            return
+        loop.call_soon_threadsafe(self._request_close)
+        if threading.current_thread() is not self._loop_thread():
+            self._stopped.wait(timeout)
+
+    def _loop_thread(self) -> threading.Thread | None:
+        return self._thread or (threading.main_thread() if self._thread is None else None)
+
+    async def aclose(self) -> None:
+        """Stop taking jobs, let active ones finish, then stop."""
+        self._request_close()
+        if self._running:
+            await asyncio.get_running_loop().run_in_executor(None, self._stopped.wait)
+
+    def _request_close(self) -> None:
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _shutdown(self) -> None:
+        # Let running attempts end, then report them (fetching nothing more).
+        assert self._wake is not None
+        while self._active or self._pending:
+            if self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self._finish(batch, 0)
+                except (ConnectionFailedError, RedisError, OSError) as exc:
+                    self._emit("error", exc)
+                    await asyncio.sleep(0.5)
+                continue
+            await self._wake.wait()
+            self._wake.clear()
+        for client in (self._client, self._blocking):
+            await client.aclose()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+        self._running = False
+        self._emit("closed")
+        self._stopped.set()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

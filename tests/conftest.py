@@ -1,0 +1,54 @@
+"""Fixtures: a private Redis server per test session, a unique queue per test.
+
+QUEUECORE_TEST_REDIS_URL points the tests at an external server instead (its
+database is not flushed; every test uses queues of its own).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from queuecore import Queue
+from queuecore.embedded import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis | None]:
+    if os.environ.get("QUEUECORE_TEST_REDIS_URL"):
+        yield None
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: EmbeddedRedis | None) -> str:
+    return os.environ.get("QUEUECORE_TEST_REDIS_URL") or redis_server.url  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def r(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain client, to look at what Redis holds."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def queue(redis_url: str, queue_name: str) -> Iterator[Queue]:
+    q = Queue(queue_name, connection=redis_url)
+    yield q
+    q.obliterate(force=True)
+    q.close()
