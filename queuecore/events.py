@@ -37,6 +37,7 @@ class QueueEvents:
         self.blocking_timeout = blocking_timeout
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._closed = threading.Event()
+        self._readers = 0  # iterations under way; the last one out closes the connection
 
     def on(self, event: str, callback: Callable[..., Any]) -> Callable[..., Any]:
         """``callback(event_dict)`` for every event named ``event`` (or
@@ -74,13 +75,23 @@ class QueueEvents:
     # -- iteration ---------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        while not self._closed.is_set():
-            yield from self.connection.run(self._read(self._block_ms()))
+        self._readers += 1
+        try:
+            while not self._closed.is_set():
+                yield from self.connection.run(self._read(self._block_ms()))
+        finally:
+            self._readers -= 1
+            if self._closed.is_set() and not self._readers:
+                self.connection.close()
 
     async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        while not self._closed.is_set():
-            for event in await self.connection.arun(self._read(self._block_ms())):
-                yield event
+        self._readers += 1
+        try:
+            while not self._closed.is_set():
+                for event in await self.connection.arun(self._read(self._block_ms())):
+                    yield event
+        finally:
+            self._readers -= 1
 
     def _block_ms(self) -> int:
         # short blocks, so close() from another thread takes effect soon
@@ -106,8 +117,10 @@ class QueueEvents:
         return thread
 
     def close(self) -> None:
+        """Stop; a reader in another thread stops within a second."""
         self._closed.set()
-        self.connection.close()
+        if not self._readers:
+            self.connection.close()
 
     async def aclose(self) -> None:
         self._closed.set()

@@ -3,6 +3,7 @@ the ``opts`` JSON that BullMQ stores in the job hash (under its own names)."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from datetime import datetime, timedelta
@@ -130,6 +131,8 @@ def validate(options: dict[str, Any]) -> dict[str, Any]:
                 hint = f"; queuecore spells BullMQ's {name!r} as {PYTHON_NAMES[name]!r}"
             elif _camel_to_snake(name) in OPTION_NAMES:
                 hint = f"; did you mean {_camel_to_snake(name)!r}?"
+            elif close := difflib.get_close_matches(name, OPTION_NAMES, 1):
+                hint = f"; did you mean {close[0]!r}?"
             raise InvalidOptionError(f"unknown job option {name!r}{hint}")
         if value is None:
             continue

@@ -7,13 +7,16 @@ database is not flushed; every test uses queues of its own).
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
 
-from queuecore import Queue
+from queuecore import Queue, Worker
 from queuecore.embedded import EmbeddedRedis
 
 
@@ -52,3 +55,32 @@ def queue(redis_url: str, queue_name: str) -> Iterator[Queue]:
     yield q
     q.obliterate(force=True)
     q.close()
+
+
+@pytest.fixture
+def run_worker() -> Iterator[Callable[[Worker], Worker]]:
+    """Start a Worker in a thread; it is closed (and joined) after the test."""
+    started: list[tuple[Worker, threading.Thread]] = []
+
+    def start(worker: Worker) -> Worker:
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        started.append((worker, thread))
+        return worker
+
+    yield start
+    for worker, thread in started:
+        worker.close(timeout=10)
+        thread.join(10)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    """Poll until ``predicate()`` is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+        time.sleep(interval)
