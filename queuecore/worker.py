@@ -116,6 +116,7 @@ class Worker:
         self._closing = False
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
         self._thread: threading.Thread | None = None
         self._wake: asyncio.Event | None = None
         self._stopped = threading.Event()
@@ -183,6 +184,7 @@ class Worker:
             raise RuntimeError("worker is already running")
         self._running = True
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.current_thread()
         self._wake = asyncio.Event()
         self._stopped.clear()
         self.started_at = now_ms()
@@ -312,9 +314,10 @@ class Worker:
     async def _finish(self, batch: list[tuple[scripts.Outcome, Job, Any]],
                       fetch: int) -> scripts.Fetched:
         start = self._args.token_counter
+        now = now_ms()
         try:
             reply = await self._call(scripts.move_to_finished(
-                self.keys, self._args, now_ms(), [o for o, _, _ in batch], fetch))
+                self.keys, self._args, now, [o for o, _, _ in batch], fetch))
         except BaseException:
             self._pending[:0] = batch  # keep them for the next try: nothing is lost
             raise
@@ -325,12 +328,18 @@ class Worker:
                 self._emit("error", err)
                 logger.warning("worker %s: job %s could not be finished: %s",
                                self.keys.qualified, job.id, err)
-            elif outcome.kind == "c":
-                self._emit("completed", job, result)
-            elif outcome.kind == "f":
-                self._emit("failed", job, result)
             else:
-                self._emit("failed", job, result)
+                # the job object now says what Redis says
+                job.attempts_made += 1
+                job.token = None
+                if outcome.kind == "c":
+                    job.returnvalue, job.finished_on = result, now
+                    self._emit("completed", job, result)
+                else:
+                    job.failed_reason = outcome.value
+                    if outcome.kind == "f":
+                        job.finished_on = now
+                    self._emit("failed", job, result)
         return fetched
 
     async def _renew_locks(self) -> None:
@@ -422,11 +431,8 @@ class Worker:
             self._closing = True
             return
         loop.call_soon_threadsafe(self._request_close)
-        if threading.current_thread() is not self._loop_thread():
+        if threading.current_thread() is not self._loop_thread:
             self._stopped.wait(timeout)
-
-    def _loop_thread(self) -> threading.Thread | None:
-        return self._thread or (threading.main_thread() if self._thread is None else None)
 
     async def aclose(self) -> None:
         """Stop taking jobs, let active ones finish, then stop."""

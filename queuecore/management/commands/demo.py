@@ -51,7 +51,8 @@ class Command(BaseCommand):
             f"  active     #{job.id} to {job.data.get('to')} (attempt {job.attempts_made + 1})"))
         worker.on("completed", lambda job, result: say(f"  completed  #{job.id} {result}"))
         worker.on("failed", lambda job, err: say(
-            f"  failed     #{job.id}: {err} (attempts made {job.attempts_made + 1})"))
+            f"  failed     #{job.id}: {err} (attempt {job.attempts_made} of {job.attempts}"
+            f"{', will retry' if job.attempts_made < job.attempts else ''})"))
         worker.on("error", lambda exc: say(f"  error      {exc}"))
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
