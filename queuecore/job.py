@@ -132,6 +132,8 @@ class Job:
         code = yield scripts.update_progress(self.queue.keys, self.id, encoded)
         scripts.raise_for_code(code, "update_progress", self.id)
         self.progress = progress
+        if self.queue.on_progress is not None:  # a worker's "progress" event
+            self.queue.on_progress(self, progress)
 
     update_progress, aupdate_progress = twin(_update_progress)
 

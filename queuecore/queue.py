@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import options as job_options
@@ -61,6 +61,8 @@ class Queue:
         self.connection = connection if isinstance(connection, Connection) \
             else Connection(connection)
         self.default_job_options = dict(default_job_options or {})
+        # set by a Worker: called with (job, progress) after job.update_progress()
+        self.on_progress: Callable[[Job, Any], None] | None = None
         job_options.validate(self.default_job_options)  # fail early on a typo
 
     def __repr__(self) -> str:

@@ -92,6 +92,7 @@ class Worker:
         self.connection = connection if isinstance(connection, Connection) \
             else Connection(connection)
         self.queue = Queue(queue_name, self.connection, prefix=prefix)
+        self.queue.on_progress = self._progress
         self.keys = self.queue.keys
         self.name = name
         self.processor = processor
@@ -150,6 +151,13 @@ class Worker:
                     self._spawn(result)
             except Exception:
                 logger.exception("worker %s listener for %r raised", self.keys.qualified, event)
+
+    def _progress(self, job: Job, progress: Any) -> None:
+        # update_progress may run in a processor thread: emit on the loop
+        if self._loop is None or threading.current_thread() is self._loop_thread:
+            self._emit("progress", job, progress)
+        else:
+            self._loop.call_soon_threadsafe(self._emit, "progress", job, progress)
 
     def _spawn(self, awaitable: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(awaitable)

@@ -251,14 +251,14 @@ def test_worker_events_and_drained(queue: Queue, redis_url: str, run_worker: Run
         return 1
 
     worker = Worker(queue.name, proc, connection=redis_url)
-    for name in ("active", "completed", "drained"):
+    for name in ("active", "progress", "completed", "drained"):
         worker.on(name, lambda *args, _n=name: got.append(_n))
     with pytest.raises(ValueError, match="unknown worker event"):
         worker.on("finished", print)
     queue.add("e")
     run_worker(worker)
     wait_for(lambda: "completed" in got and got[-1] == "drained")
-    assert got.index("active") < got.index("completed")
+    assert got.index("active") < got.index("progress") < got.index("completed")
 
 
 def test_job_with_deferred_failure_fails_without_running(queue: Queue, redis_url: str,
