@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
+
 from .connection import Eval
 from .errors import script_error
 from .keys import QueueKeys
@@ -102,10 +104,10 @@ class Outcome:
 def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Sequence[Outcome],
                      fetch: int) -> Eval:
     args = worker.argv(keys, now, fetch)
-    for o in outcomes:
-        args += [o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
-                 "" if o.keep_age is None else o.keep_age, o.attempts, o.delay,
-                 "1" if o.lifo else "0"]
+    args.append(msgpack.packb([
+        (o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
+         -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay, 1 if o.lifo else 0)
+        for o in outcomes]))
     return Eval("move_to_finished", [*keys.worker_keys(), keys["completed"], keys["failed"]],
                 args)
 

@@ -8,9 +8,10 @@
   KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 limiter,
         7 delayed, 8 meta, 9 pc, 10 marker, 11 completed, 12 failed
   ARGV: 1-9 as move_to_active (3 = how many jobs to fetch afterwards, 0: none)
-        then 10 per job: job id, lock token, kind (c/f/r/d), return value JSON or
-        failed reason, stack trace JSON or "", keep count (-1 all, 0 none, n),
-        keep age (s) or "", attempts, backoff delay (ms), lifo ("1"/"0")
+        10: msgpack array with one array per job: job id, lock token, kind
+        (c/f/r/d), return value JSON or failed reason, stack trace JSON or "",
+        keep count (-1 all, 0 none, n), keep age (s) or -1, attempts, backoff
+        delay (ms), lifo (0/1)
   Returns: {codes, rate limit ttl, next delayed due, jobId1, jobHash1, ...}
     codes has one entry per finished job: 0 done, -1 job missing, -2 lock
     missing, -3 job not in active, -6 lock held by another token.
@@ -36,11 +37,11 @@ local w = workerArgs()
 local maxEvents = getMaxEvents(k.meta)
 local now = w.timestamp
 local codes = {}
-local stride = 10
+-- one msgpack argument instead of ten per job: far less to encode per call
+local outcomes = cmsgpack.unpack(ARGV[10])
 
-for i = 10, #ARGV, stride do
-  local jobId, token, kind, value, stack = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    ARGV[i + 4]
+for _, o in ipairs(outcomes) do
+  local jobId, token, kind, value, stack = o[1], o[2], o[3], o[4], o[5]
   local jobKey = w.prefix .. jobId
   local code = 0
   if rcall("EXISTS", jobKey) == 0 then
@@ -63,7 +64,7 @@ for i = 10, #ARGV, stride do
   if code == 0 then
     local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
     if kind == "c" or kind == "f" then
-      local keepCount, keepAge = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+      local keepCount, keepAge = o[6], o[7] >= 0 and o[7] or nil
       local target = kind == "c" and KEYS[11] or KEYS[12]
       local field = kind == "c" and "returnvalue" or "failedReason"
       if keepCount == 0 then
@@ -78,7 +79,7 @@ for i = 10, #ARGV, stride do
       end
       rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event",
         kind == "c" and "completed" or "failed", "jobId", jobId, field, value, "prev", "active")
-      if kind == "f" and attemptsMade >= (tonumber(ARGV[i + 7]) or 0) then
+      if kind == "f" and attemptsMade >= o[8] then
         rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "retries-exhausted",
           "jobId", jobId, "attemptsMade", attemptsMade)
       end
@@ -87,13 +88,13 @@ for i = 10, #ARGV, stride do
       if priority > 0 then
         addJobWithPriority(k.prioritized, priority, jobId, k.pc)
       else
-        rcall(ARGV[i + 9] == "1" and "RPUSH" or "LPUSH", k.wait, jobId)
+        rcall(o[10] == 1 and "RPUSH" or "LPUSH", k.wait, jobId)
       end
       addBaseMarkerIfNeeded(k.marker, isPausedOrMaxed(k.meta, k.active))
       rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "waiting",
         "jobId", jobId, "prev", "active")
     else
-      local delay = tonumber(ARGV[i + 8])
+      local delay = o[9]
       local score, due = getDelayedScore(k.delayed, now, delay)
       rcall("HSET", jobKey, "delay", delay)
       rcall("ZADD", k.delayed, score, jobId)
