@@ -216,7 +216,8 @@ class Worker:
 
     async def _main_loop(self) -> None:
         marker: asyncio.Task[Any] | None = None
-        drained = False
+        drained = False  # the last fetch found nothing: block on the marker
+        announced = False  # the "drained" event was emitted since jobs were last fetched
         next_delayed = 0
         retry_delay = 0.1
         limit_until = 0.0
@@ -246,14 +247,15 @@ class Worker:
                 if fetched.rate_limit_ttl > 0:
                     limit_until = time.monotonic() + fetched.rate_limit_ttl / 1000
                 if fetched.jobs:
-                    drained = False
+                    drained = announced = False
                     self._start_jobs(fetched.jobs)
                     continue
                 if free > 0 and fetched.rate_limit_ttl <= 0:
-                    if not drained:
-                        drained = True
-                        self._emit("drained")
+                    drained = True
                     next_delayed = fetched.next_delayed
+                    if not announced:
+                        announced = True
+                        self._emit("drained")
             if self._pending or self._closing:
                 continue
             # Nothing to send: wait for an attempt to end, a marker, or a timeout.
@@ -285,9 +287,16 @@ class Worker:
         timeout = self.drain_delay
         if next_delayed:
             timeout = min(max((next_delayed - now_ms()) / 1000, 0), MAX_BLOCK_S)
-        if timeout <= 0:
-            return
-        await self._blocking.bzpopmin(self.keys["marker"], max(timeout, MIN_BLOCK_S))
+        while timeout > 0:
+            popped = await self._blocking.bzpopmin(self.keys["marker"],
+                                                   max(timeout, MIN_BLOCK_S))
+            if popped is None:
+                return
+            # a delay marker ("1") is scored with the due time: wait until then
+            due = int(float(popped[2]))
+            timeout = min((due - now_ms()) / 1000, MAX_BLOCK_S)
+            if timeout <= 0.001:
+                return
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None
