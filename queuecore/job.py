@@ -28,7 +28,7 @@ def _int_field(raw: dict[str, str], name: str, default: int | None = 0) -> int |
     except ValueError:
         try:
             return int(float(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc", "inf", "1e400"
             return default
 
 
@@ -38,8 +38,8 @@ def _json_field(raw: dict[str, str], name: str, default: Any = None) -> Any:
         return default
     try:
         return json.loads(value)
-    except ValueError:
-        return value  # written by someone else, not JSON: keep the text
+    except (ValueError, RecursionError):
+        return value  # written by someone else, not JSON (or absurdly nested): keep the text
 
 
 class Job:

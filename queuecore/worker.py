@@ -31,7 +31,6 @@ from .connection import Connection
 from .errors import (
     ConnectionFailedError,
     InvalidOptionError,
-    SerializationError,
     UnrecoverableError,
 )
 from .job import Job, now_ms
@@ -44,6 +43,11 @@ Processor = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]
 EVENTS = ("active", "completed", "failed", "progress", "stalled", "drained", "error", "closed")
 MAX_BLOCK_S = 10.0  # BullMQ's cap on one BZPOPMIN
 MIN_BLOCK_S = 0.001
+
+
+def _int_option(value: Any, default: int) -> int:
+    """An integer job option as stored, or the default when it holds something else."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 class Worker:
@@ -377,7 +381,7 @@ class Worker:
 
     def _start_jobs(self, jobs: list[tuple[str, dict[str, str], str]]) -> None:
         for job_id, raw, token in jobs:
-            job = Job(self.queue, job_id, raw)
+            job = Job(self.queue, job_id, raw)  # never raises: bad fields read as defaults
             job.token = token
             self._active[job_id] = job
             self._emit("active", job, "waiting")
@@ -394,20 +398,20 @@ class Worker:
             else:
                 assert self._loop is not None
                 result = await self._loop.run_in_executor(self._executor, self.processor, job)
-            outcome = self._completed(job, result)
+            outcome = self._completed(job, encode_json(result, f"return value of job {job.id}"))
         except Exception as exc:
-            outcome = self._failed(job, exc)
             result = exc
+            try:
+                outcome = self._failed(job, exc)
+            except Exception as bad:  # e.g. options of the wrong type, written by hand
+                outcome = scripts.Outcome(job.id, job.token or "0", "f",
+                                          f"{exc} (and failing it raised: {bad!r})")
         self._active.pop(job.id, None)
         self._pending.append((outcome, job, result))
         assert self._wake is not None
         self._wake.set()
 
-    def _completed(self, job: Job, result: Any) -> scripts.Outcome:
-        try:
-            value = encode_json(result, f"return value of job {job.id}")
-        except SerializationError as exc:
-            return self._failed(job, exc)
+    def _completed(self, job: Job, value: str) -> scripts.Outcome:
         keep = job.opts.get("remove_on_complete", self.remove_on_complete)
         count, age = keep_jobs(keep)
         return scripts.Outcome(job.id, job.token or "0", "c", value, keep_count=count,
@@ -415,11 +419,11 @@ class Worker:
 
     def _failed(self, job: Job, exc: BaseException) -> scripts.Outcome:
         reason = str(exc) or type(exc).__name__
-        limit = job.opts.get("stack_trace_limit", self.stack_trace_limit)
+        limit = _int_option(job.opts.get("stack_trace_limit"), self.stack_trace_limit)
         trace = "".join(traceback.format_exception(exc))
         stack = [*job.stacktrace, trace][-limit:] if limit else []
         stacktrace = encode_json(stack, "stacktrace")
-        attempts = job.opts.get("attempts") or 0
+        attempts = _int_option(job.opts.get("attempts"), 0)
         made = job.attempts_made + 1
         token = job.token or "0"
         lifo = bool(job.opts.get("lifo"))

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from queuecore import Job, Queue, QueueEvents, Worker
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def test_callbacks_get_bullmq_fields(queue: Queue, redis_url: str, run_worker: Any) -> None:

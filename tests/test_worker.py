@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from queuecore import Job, Queue, UnrecoverableError, Worker, register_backoff
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 RunWorker = Callable[[Worker], Worker]
 

@@ -17,6 +17,7 @@ local rcall = redis.call
 --- @include "get_max_events"
 --- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
+--- @include "increment_job_counter"
 
 if rcall("EXISTS", KEYS[4]) == 1 then
   return {}
@@ -36,7 +37,7 @@ if #flagged > 0 then
     else
       local jobKey = ARGV[2] .. jobId
       if rcall("EXISTS", jobKey .. ":lock") == 0 and rcall("LREM", KEYS[3], 1, jobId) > 0 then
-        local stalledCount = rcall("HINCRBY", jobKey, "stc", 1)
+        local stalledCount = incrementJobCounter(jobKey, "stc")
         if stalledCount > tonumber(ARGV[1]) then
           local schedulerId = rcall("HGET", jobKey, "rjk")
           if not (schedulerId and rcall("ZSCORE", KEYS[8], schedulerId)) then

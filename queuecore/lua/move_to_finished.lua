@@ -27,6 +27,7 @@ local rcall = redis.call
 --- @include "add_job_with_priority"
 --- @include "get_delayed_score"
 --- @include "promote_delayed_jobs"
+--- @include "increment_job_counter"
 --- @include "fetch_next_jobs"
 --- @include "release_lock"
 --- @include "remove_job_keys"
@@ -62,7 +63,7 @@ for _, o in ipairs(outcomes) do
     end
   end
   if code == 0 then
-    local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
+    local attemptsMade = incrementJobCounter(jobKey, "atm")
     if kind == "c" or kind == "f" then
       local keepCount, keepAge = o[6], o[7] >= 0 and o[7] or nil
       local target = kind == "c" and KEYS[11] or KEYS[12]

@@ -1,3 +1,5 @@
+--- @include "increment_job_counter"
+
 -- Fetch up to `count` jobs for one worker, as BullMQ's moveToActive does one:
 -- promote due delayed jobs; stop on the rate limiter, pause or global
 -- concurrency; take from wait (tail first), then from prioritized; lock each
@@ -77,7 +79,7 @@ local function fetchNextJobs(k, w, maxEvents)
       else
         rcall("HSET", jobKey, "processedOn", w.timestamp)
       end
-      rcall("HINCRBY", jobKey, "ats", 1)
+      incrementJobCounter(jobKey, "ats")
       reply[#reply + 1] = jobId
       reply[#reply + 1] = rcall("HGETALL", jobKey)
     end
