@@ -42,6 +42,14 @@ def _states(states: str | Iterable[str] | None, default: Sequence[str]) -> list[
     return list(states)
 
 
+def _client_list(reply: Any) -> list[dict[str, str]]:
+    """CLIENT LIST as dicts, whether redis-py parsed it or not."""
+    if isinstance(reply, str):
+        return [dict(field.split("=", 1) for field in line.split(" ") if "=" in field)
+                for line in reply.splitlines() if line]
+    return list(reply)
+
+
 def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = None) -> str:
     """The CLIENT SETNAME of a worker's blocking connection, as Node BullMQ names it."""
     b64 = base64.b64encode(queue_name.encode()).decode()
@@ -194,9 +202,11 @@ class Queue:
     def _get_workers(self) -> Op[list[dict[str, str]]]:
         """Live workers of this queue, from CLIENT LIST: Node BullMQ, Python
         bullmq and queuecore workers alike."""
-        listing = yield Call(("CLIENT", "LIST"))
+        listing = yield Call(("CLIENT LIST",))
         if isinstance(listing, dict):  # cluster: one listing per node
-            listing = [c for node in listing.values() for c in node]
+            listing = [c for node in listing.values() for c in _client_list(node)]
+        else:
+            listing = _client_list(listing)
         names = {worker_client_name(self.prefix, self.name), f"{self.prefix}:{self.name}"}
         workers = []
         for client in listing:
@@ -245,7 +255,9 @@ class Queue:
             chunk = 1000 if not limit else min(1000, limit - len(removed))
             if chunk <= 0:
                 break
-            reply = yield scripts.clean_jobs(self.keys, _suffix(state), cutoff, chunk, cursor)
+            last = bool(limit) and chunk == limit - len(removed)
+            reply = yield scripts.clean_jobs(self.keys, _suffix(state), cutoff, chunk, cursor,
+                                             len(removed), last)
             cursor = int(reply[0])
             removed.extend(reply[1:])
         return removed

@@ -210,9 +210,10 @@ def move_jobs_to_wait(keys: QueueKeys, state: str, count: int, max_score: int | 
                 [keys.base, state, count, max_score])
 
 
-def clean_jobs(keys: QueueKeys, state: str, cutoff: int, chunk: int, cursor: int) -> Eval:
+def clean_jobs(keys: QueueKeys, state: str, cutoff: int, chunk: int, cursor: int,
+               removed: int, last: bool) -> Eval:
     return Eval("clean_jobs", [keys[state], keys["events"], keys["meta"]],
-                [keys.base, state, cutoff, chunk, cursor])
+                [keys.base, state, cutoff, chunk, cursor, removed, "1" if last else "0"])
 
 
 def drain(keys: QueueKeys, delayed: bool) -> Eval:

@@ -204,8 +204,10 @@ class Worker:
             self._executor = ThreadPoolExecutor(self.concurrency,
                                                 thread_name_prefix=f"job-{self.queue.name}")
         self._client = self.connection.new_async_client()
+        # blocks up to MAX_BLOCK_S: no socket timeout on this one
         self._blocking = self.connection.new_async_client(
-            client_name=worker_client_name(self.keys.prefix, self.queue.name, self.name))
+            client_name=worker_client_name(self.keys.prefix, self.queue.name, self.name),
+            socket_timeout=None)
         timers = [asyncio.ensure_future(self._every(self.lock_renew_time / 2000,
                                                     self._renew_locks)),
                   asyncio.ensure_future(self._every(self.stalled_interval / 1000,
@@ -283,8 +285,12 @@ class Worker:
                 marker = None
                 drained = False
         if marker is not None:
+            # drop the blocked connection rather than wait for BZPOPMIN to time out
             marker.cancel()
-            await asyncio.gather(marker, return_exceptions=True)
+            pool = getattr(self._blocking, "connection_pool", None)  # not on a cluster client
+            if pool is not None:
+                await pool.disconnect()
+            await asyncio.wait([marker], timeout=1)
 
     async def _wait_marker(self, next_delayed: int) -> None:
         """Block on the queue's marker until jobs are ready (or a delayed one is due)."""

@@ -7,9 +7,10 @@
 
   KEYS: 1 state key, 2 events, 3 meta
   ARGV: 1 queue key prefix, 2 state name, 3 cut-off (ms), 4 chunk size,
-        5 cursor (entries kept so far)
+        5 cursor (entries kept so far), 6 jobs removed by earlier calls of this
+        clean, 7 "1" when this chunk reaches the caller's limit
   Returns: {next cursor or -1 when the state has been scanned, removed ids...}
-  Events: cleaned (count), when any job was removed
+  Events: cleaned (count: the clean's total), from the clean's last call
 ]]
 local rcall = redis.call
 --- @include "get_max_events"
@@ -68,9 +69,10 @@ else
     end
   end
 end
-if #removed > 0 then
-  rcall("XADD", KEYS[2], "MAXLEN", "~", getMaxEvents(KEYS[3]), "*", "event", "cleaned",
-    "count", #removed)
-end
 local nextCursor = #scanned < chunk and -1 or cursor
+-- one event per clean, from its last call, with the total (0 included, as BullMQ)
+if nextCursor == -1 or (ARGV[7] == "1" and #removed == chunk) then
+  rcall("XADD", KEYS[2], "MAXLEN", "~", getMaxEvents(KEYS[3]), "*", "event", "cleaned",
+    "count", tonumber(ARGV[6]) + #removed)
+end
 return {nextCursor, unpack(removed)}

@@ -1,9 +1,11 @@
 --[[
-  Ids and hashes of the jobs in some states, in one call (BullMQ getRanges +
-  HGETALL). Each state gets the range start..end of its own; an id seen in an
-  earlier state is skipped, as is an id whose hash is gone.
-  Lists: descending reads from the head (newest first); ascending reads from
-  the tail (next to run first). Sets: ZRANGE ascending, ZREVRANGE descending.
+  Ids and hashes of the jobs in some states, in one call (BullMQ getJobs).
+  Each state gets the range start..end of its own (negative indexes count
+  from the end); an id seen in an earlier state is skipped. When a listed id
+  has no hash left (removed under us), a bounded range reads on past its end
+  to fill the page, for at most 5 rounds, as BullMQ does.
+  Lists: descending reads from the head (newest first); ascending from the
+  tail (next to run first). Sets: ZRANGE ascending, ZREVRANGE descending.
 
   KEYS: 1 queue key prefix
   ARGV: 1 start, 2 end, 3 "1" for ascending, 4.. state key suffixes
@@ -15,36 +17,55 @@ local rcall = redis.call
 local prefix = KEYS[1]
 local first, last, asc = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == "1"
 local seen, reply = {}, {}
-for i = 4, #ARGV do
-  local key = prefix .. ARGV[i]
-  local ids
-  if ARGV[i] == "wait" or ARGV[i] == "paused" or ARGV[i] == "active" then
-    if asc then
-      local len = rcall("LLEN", key)
-      local s = last == -1 and 0 or math.max(len - 1 - last, 0)
-      local e = len - 1 - first
-      ids = rcall("LRANGE", key, s, e)
-      local n = #ids
-      for j = 1, math.floor(n / 2) do
-        ids[j], ids[n - j + 1] = ids[n - j + 1], ids[j]
-      end
-    else
-      ids = rcall("LRANGE", key, first, last)
-    end
-  elseif asc then
-    ids = rcall("ZRANGE", key, first, last)
-  else
-    ids = rcall("ZREVRANGE", key, first, last)
+
+local function listRange(key, from, to)
+  local len = rcall("LLEN", key)
+  if from < 0 then from = math.max(len + from, 0) end
+  if to < 0 then to = len + to end
+  to = math.min(to, len - 1)
+  if from > to then
+    return {}
   end
-  for _, jobId in ipairs(ids) do
-    if not seen[jobId] and string.sub(jobId, 1, 2) ~= "0:" then
-      seen[jobId] = true
-      local hash = rcall("HGETALL", prefix .. jobId)
-      if #hash > 0 then
+  if not asc then
+    return rcall("LRANGE", key, from, to)
+  end
+  local ids = rcall("LRANGE", key, len - 1 - to, len - 1 - from)
+  local n = #ids
+  for j = 1, math.floor(n / 2) do
+    ids[j], ids[n - j + 1] = ids[n - j + 1], ids[j]
+  end
+  return ids
+end
+
+for i = 4, #ARGV do
+  local suffix = ARGV[i]
+  local key = prefix .. suffix
+  local isList = suffix == "wait" or suffix == "paused" or suffix == "active"
+  local from, to = first, last
+  for _ = 1, 5 do
+    local ids
+    if isList then
+      ids = listRange(key, from, to)
+    elseif asc then
+      ids = rcall("ZRANGE", key, from, to)
+    else
+      ids = rcall("ZREVRANGE", key, from, to)
+    end
+    local missing = 0
+    for _, jobId in ipairs(ids) do
+      local hash = string.sub(jobId, 1, 2) ~= "0:" and rcall("HGETALL", prefix .. jobId) or {}
+      if #hash == 0 then
+        missing = missing + 1
+      elseif not seen[jobId] then
+        seen[jobId] = true
         reply[#reply + 1] = jobId
         reply[#reply + 1] = hash
       end
     end
+    if missing == 0 or to < 0 or from < 0 or #ids == 0 then
+      break
+    end
+    from, to = to + 1, to + missing
   end
 end
 return reply
