@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from . import scripts
 from .connection import Call, Op, twin
 from .errors import JobFailedError, JobNotFoundError, TimeoutError
-from .options import PRIORITY_LIMIT, _int, duration_ms, encode_json, to_python
+from .options import PRIORITY_LIMIT, check_int, duration_ms, encode_json, to_python
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -19,8 +19,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _int_field(raw: dict[str, str], name: str, default: int | None = 0) -> int | None:
-    value = raw.get(name)
+def _int(value: str | None, default: int | None = 0) -> int | None:
+    """An integer hash field; missing or garbage ("abc", "inf") reads as ``default``."""
     if value is None:
         return default
     try:
@@ -28,14 +28,11 @@ def _int_field(raw: dict[str, str], name: str, default: int | None = 0) -> int |
     except ValueError:
         try:
             return int(float(value))
-        except (ValueError, OverflowError):  # "abc", "inf", "1e400"
+        except (ValueError, OverflowError):
             return default
 
 
-def _json_field(raw: dict[str, str], name: str, default: Any = None) -> Any:
-    value = raw.get(name)
-    if value is None:
-        return default
+def _json(value: str) -> Any:
     try:
         return json.loads(value)
     except (ValueError, RecursionError):
@@ -78,33 +75,42 @@ class Job:
     )
 
     def __init__(self, queue: Queue, job_id: str, raw: dict[str, str]) -> None:
+        # the worker builds one of these per job: keep it to plain lookups
+        get = raw.get
         self.queue = queue
         self.id = job_id
         self.raw = raw
-        self.name: str = raw.get("name", "")
-        self.data: Any = _json_field(raw, "data", {})
-        opts = _json_field(raw, "opts", {})
+        self.name: str = get("name", "")
+        value = get("data")
+        self.data: Any = {} if value is None else _json(value)
+        value = get("opts")
+        opts = {} if value is None else _json(value)
         self.opts: dict[str, Any] = to_python(opts) if isinstance(opts, dict) else {}
-        self.progress: Any = _json_field(raw, "progress", 0)
-        self.returnvalue: Any = _json_field(raw, "returnvalue")
-        self.failed_reason: str | None = raw.get("failedReason")
-        stack = _json_field(raw, "stacktrace", [])
+        value = get("progress")
+        self.progress: Any = 0 if value is None else _json(value)
+        value = get("returnvalue")
+        self.returnvalue: Any = None if value is None else _json(value)
+        self.failed_reason: str | None = get("failedReason")
+        value = get("stacktrace")
+        stack = [] if value is None else _json(value)
         self.stacktrace: list[str] = stack if isinstance(stack, list) else [str(stack)]
         # attemptsMade is the pre-v5 name of atm
-        self.attempts_made: int = _int_field(raw, "attemptsMade", None) or _int_field(raw, "atm")
-        self.attempts_started: int = _int_field(raw, "ats")  # type: ignore[assignment]
-        self.stalled_counter: int = _int_field(raw, "stc")  # type: ignore[assignment]
-        self.timestamp: int = _int_field(raw, "timestamp")  # type: ignore[assignment]
-        self.processed_on: int | None = _int_field(raw, "processedOn", None)
-        self.finished_on: int | None = _int_field(raw, "finishedOn", None)
-        self.delay: int = _int_field(raw, "delay")  # type: ignore[assignment]
-        self.priority: int = _int_field(raw, "priority")  # type: ignore[assignment]
-        self.parent_key: str | None = raw.get("parentKey")
-        self.parent: Any = _json_field(raw, "parent")
-        self.processed_by: str | None = raw.get("pb")
-        self.deferred_failure: str | None = raw.get("defa")
-        self.scheduler_id: str | None = raw.get("rjk")
-        self.deduplication_id: str | None = raw.get("deid")
+        self.attempts_made: int = (  # type: ignore[assignment]
+            _int(get("attemptsMade"), None) or _int(get("atm")))
+        self.attempts_started: int = _int(get("ats"))  # type: ignore[assignment]
+        self.stalled_counter: int = _int(get("stc"))  # type: ignore[assignment]
+        self.timestamp: int = _int(get("timestamp"))  # type: ignore[assignment]
+        self.processed_on: int | None = _int(get("processedOn"), None)
+        self.finished_on: int | None = _int(get("finishedOn"), None)
+        self.delay: int = _int(get("delay"))  # type: ignore[assignment]
+        self.priority: int = _int(get("priority"))  # type: ignore[assignment]
+        self.parent_key: str | None = get("parentKey")
+        value = get("parent")
+        self.parent: Any = None if value is None else _json(value)
+        self.processed_by: str | None = get("pb")
+        self.deferred_failure: str | None = get("defa")
+        self.scheduler_id: str | None = get("rjk")
+        self.deduplication_id: str | None = get("deid")
         self.token: str | None = None
 
     def __repr__(self) -> str:
@@ -202,7 +208,7 @@ class Job:
 
     def _change_priority(self, priority: int, lifo: bool = False) -> Op[None]:
         """Change the priority (0 for none)."""
-        _int("priority", priority, 0, PRIORITY_LIMIT)
+        check_int("priority", priority, 0, PRIORITY_LIMIT)
         code = yield scripts.change_priority(self.queue.keys, self.id, priority, lifo)
         scripts.raise_for_code(code, "change_priority", self.id)
         self.priority = priority

@@ -22,6 +22,8 @@ class QueueKeys:
     name: str
     base: str = field(init=False)  # "<prefix>:<name>:", the key prefix of every job
     qualified: str = field(init=False)  # "<prefix>:<name>", how flows refer to a queue
+    fetch_keys: list[str] = field(init=False, repr=False, compare=False)
+    finish_keys: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -33,16 +35,16 @@ class QueueKeys:
             )
         object.__setattr__(self, "qualified", f"{self.prefix}:{self.name}")
         object.__setattr__(self, "base", f"{self.prefix}:{self.name}:")
+        # the KEYS of the fetching scripts (includes/worker_keys.lua), in order
+        object.__setattr__(self, "fetch_keys", [self.base + s for s in (
+            "wait", "active", "prioritized", "events", "stalled", "limiter", "delayed",
+            "meta", "pc", "marker",
+        )])
+        object.__setattr__(self, "finish_keys",
+                           [*self.fetch_keys, self.base + "completed", self.base + "failed"])
 
     def __getitem__(self, suffix: str) -> str:
         return self.base + suffix
 
     def job(self, job_id: str) -> str:
         return self.base + job_id
-
-    def worker_keys(self) -> list[str]:
-        """The KEYS of the fetching scripts (includes/worker_keys.lua), in order."""
-        return [self.base + s for s in (
-            "wait", "active", "prioritized", "events", "stalled", "limiter", "delayed",
-            "meta", "pc", "marker",
-        )]

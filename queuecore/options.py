@@ -52,7 +52,7 @@ def duration_ms(name: str, value: Any, *, minimum: int = 0) -> int:
     return ms
 
 
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidOptionError(f"{name} must be an integer, not {value!r}")
     if value < low or (high is not None and value > high):
@@ -65,7 +65,7 @@ def _keep_jobs(name: str, value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return _int(name, value, 0)
+        return check_int(name, value, 0)
     if isinstance(value, dict):
         unknown = set(value) - {"age", "count", "limit"}
         if unknown:
@@ -77,7 +77,7 @@ def _keep_jobs(name: str, value: Any) -> Any:
                 v = value[key]
                 if key == "age" and isinstance(v, timedelta):
                     v = int(v.total_seconds())
-                kept[key] = _int(f"{name}['{key}']", v, 0)
+                kept[key] = check_int(f"{name}['{key}']", v, 0)
         return kept
     raise InvalidOptionError(
         f"{name} must be True, False, a count or {{'age': seconds, 'count': n}}, not {value!r}")
@@ -141,24 +141,24 @@ def validate(options: dict[str, Any]) -> dict[str, Any]:
         elif name == "delay":
             value = duration_ms("delay", value)
         elif name == "priority":
-            value = _int("priority", value, 0, PRIORITY_LIMIT)
+            value = check_int("priority", value, 0, PRIORITY_LIMIT)
         elif name == "lifo":
             if not isinstance(value, bool):
                 raise InvalidOptionError(f"lifo must be True or False, not {value!r}")
         elif name == "attempts":
-            value = _int("attempts", value, 1)
+            value = check_int("attempts", value, 1)
         elif name == "backoff":
             value = _backoff(value)
         elif name in ("remove_on_complete", "remove_on_fail"):
             value = _keep_jobs(name, value)
         elif name == "keep_logs":
-            value = _int("keep_logs", value, 1)
+            value = check_int("keep_logs", value, 1)
         elif name == "stack_trace_limit":
-            value = _int("stack_trace_limit", value, 0)
+            value = check_int("stack_trace_limit", value, 0)
         elif name == "timestamp":
             if isinstance(value, datetime):
                 value = int(value.timestamp() * 1000)
-            value = _int("timestamp", value, 0)
+            value = check_int("timestamp", value, 0)
         opts[OPTION_NAMES[name]] = value
     return opts
 

@@ -82,7 +82,7 @@ class Fetched:
 
 
 def move_to_active(keys: QueueKeys, worker: WorkerArgs, now: int, count: int) -> Eval:
-    return Eval("move_to_active", keys.worker_keys(), worker.argv(keys, now, count))
+    return Eval("move_to_active", keys.fetch_keys, worker.argv(keys, now, count))
 
 
 @dataclass(slots=True)
@@ -108,8 +108,7 @@ def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Se
         (o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
          -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay, 1 if o.lifo else 0)
         for o in outcomes]))
-    return Eval("move_to_finished", [*keys.worker_keys(), keys["completed"], keys["failed"]],
-                args)
+    return Eval("move_to_finished", keys.finish_keys, args)
 
 
 def parse_fetched(reply: list[Any], token_start: int, worker: WorkerArgs,

@@ -18,8 +18,9 @@ import socket
 import threading
 import time
 import traceback
+import types
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,6 +44,55 @@ Processor = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]
 EVENTS = ("active", "completed", "failed", "progress", "stalled", "drained", "error", "closed")
 MAX_BLOCK_S = 10.0  # BullMQ's cap on one BZPOPMIN
 MIN_BLOCK_S = 0.001
+
+
+class _Signal:
+    """A reusable wake-up for the worker's loop: ``set()`` from callbacks,
+    ``future()`` to wait on. Unlike ``asyncio.Event().wait()`` in
+    ``asyncio.wait``, waiting creates no task."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._future: asyncio.Future[None] | None = None
+        self.is_set = False
+
+    def set(self) -> None:
+        self.is_set = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    def clear(self) -> None:
+        self.is_set = False
+
+    def future(self) -> asyncio.Future[None]:
+        if self._future is None or self._future.done():
+            self._future = self._loop.create_future()
+            if self.is_set:
+                self._future.set_result(None)
+        return self._future
+
+    async def wait(self, timeout: float | None = None) -> None:
+        await asyncio.wait([self.future()], timeout=timeout)
+        self.clear()
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+    """Go on with a coroutine that was stepped once by hand and suspended on
+    ``yielded``: hand that to the task running us, then relay what comes back."""
+    while True:
+        try:
+            sent = yield yielded
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
 
 
 def _int_option(value: Any, default: int) -> int:
@@ -123,7 +173,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._thread: threading.Thread | None = None
-        self._wake: asyncio.Event | None = None
+        self._wake: _Signal | None = None
         self._stopped = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -197,13 +247,24 @@ class Worker:
         self._running = True
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.current_thread()
-        self._wake = asyncio.Event()
+        self._wake = _Signal(self._loop)
         self._stopped.clear()
         self.started_at = now_ms()
+        try:
+            await self._serve()
+        finally:
+            self._running = False
+            self._stopped.set()
+
+    async def _serve(self) -> None:
         if not self.is_async:
             self._executor = ThreadPoolExecutor(self.concurrency,
                                                 thread_name_prefix=f"job-{self.queue.name}")
-        self._client = self.connection.new_async_client()
+        # One connection for the worker's own calls, and no socket timeout: on
+        # Python 3.11 redis-py wraps each send in wait_for (a task per call)
+        # when one is set. A hung server is caught by lock expiry elsewhere.
+        self._client = self.connection.new_async_client(single_connection_client=True,
+                                                        socket_timeout=None)
         # blocks up to MAX_BLOCK_S: no socket timeout on this one
         self._blocking = self.connection.new_async_client(
             client_name=worker_client_name(self.keys.prefix, self.queue.name, self.name),
@@ -265,19 +326,16 @@ class Worker:
             if self._pending or self._closing:
                 continue
             # Nothing to send: wait for an attempt to end, a marker, or a timeout.
-            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
+            waits: list[asyncio.Future[Any]] = [self._wake.future()]
+            timeout = None
             if drained and free > 0:
                 if marker is None:
                     marker = asyncio.ensure_future(self._wait_marker(next_delayed))
                 waits.append(marker)
             elif limit_until > time.monotonic():
-                waits.append(asyncio.ensure_future(asyncio.sleep(limit_until - time.monotonic())))
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                timeout = limit_until - time.monotonic()
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             self._wake.clear()
-            if not waits[0].done():
-                waits[0].cancel()
-            if len(waits) > 1 and waits[1] is not marker and not waits[1].done():
-                waits[1].cancel()
             if marker is not None and marker.done():
                 if marker.exception() is not None:
                     self._emit("error", marker.exception())
@@ -310,11 +368,7 @@ class Worker:
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
-        self._wake.clear()
+        await self._wake.wait(seconds)
 
     async def _every(self, seconds: float, action: Callable[[], Awaitable[None]],
                      first: float | None = None) -> None:
@@ -390,28 +444,61 @@ class Worker:
             job = Job(self.queue, job_id, raw)  # never raises: bad fields read as defaults
             job.token = token
             self._active[job_id] = job
-            self._emit("active", job, "waiting")
-            task = asyncio.ensure_future(self._process(job))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _process(self, job: Job) -> None:
-        try:
+            if self._listeners.get("active"):
+                self._emit("active", job, "waiting")
             if job.deferred_failure:
-                raise UnrecoverableError(job.deferred_failure)
-            if self.is_async:
-                result = await self.processor(job)  # type: ignore[misc]
+                self._settle(job, None, UnrecoverableError(job.deferred_failure))
+            elif self.is_async:
+                self._step(job)
             else:
-                assert self._loop is not None
-                result = await self._loop.run_in_executor(self._executor, self.processor, job)
-            outcome = self._completed(job, encode_json(result, f"return value of job {job.id}"))
+                self._spawn(self._run_in_thread(job))
+
+    def _step(self, job: Job) -> None:
+        # Run the processor up to its first suspension right here, like an
+        # eager task: a job that never suspends costs no task and no extra
+        # loop pass; one that does goes on in a task of its own.
+        try:
+            coro = self.processor(job)
+            yielded = coro.send(None)  # type: ignore[union-attr]
+        except StopIteration as stop:
+            self._settle(job, stop.value, None)
         except Exception as exc:
-            result = exc
+            self._settle(job, None, exc)
+        else:
+            self._spawn(self._go_on(job, _resume(coro, yielded)))  # type: ignore[arg-type]
+
+    async def _go_on(self, job: Job, rest: Awaitable[Any]) -> None:
+        try:
+            result = await rest
+        except Exception as exc:
+            self._settle(job, None, exc)
+        else:
+            self._settle(job, result, None)
+
+    async def _run_in_thread(self, job: Job) -> None:
+        assert self._loop is not None
+        try:
+            result = await self._loop.run_in_executor(self._executor, self.processor, job)
+        except Exception as exc:
+            self._settle(job, None, exc)
+        else:
+            self._settle(job, result, None)
+
+    def _settle(self, job: Job, result: Any, error: Exception | None) -> None:
+        """Record how an attempt ended; the loop sends it with its next call."""
+        if error is None:
             try:
-                outcome = self._failed(job, exc)
+                outcome = self._completed(job, encode_json(result,
+                                                           f"return value of job {job.id}"))
+            except Exception as exc:
+                error = exc
+        if error is not None:
+            result = error
+            try:
+                outcome = self._failed(job, error)
             except Exception as bad:  # e.g. options of the wrong type, written by hand
                 outcome = scripts.Outcome(job.id, job.token or "0", "f",
-                                          f"{exc} (and failing it raised: {bad!r})")
+                                          f"{error} (and failing it raised: {bad!r})")
         self._active.pop(job.id, None)
         self._pending.append((outcome, job, result))
         assert self._wake is not None
@@ -485,14 +572,11 @@ class Worker:
                     await asyncio.sleep(0.5)
                 continue
             await self._wake.wait()
-            self._wake.clear()
         for client in (self._client, self._blocking):
             await client.aclose()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
-        self._running = False
         self._emit("closed")
-        self._stopped.set()
 
     def __enter__(self) -> Worker:
         return self
