@@ -80,6 +80,22 @@ class HiredisConnection(redis.asyncio.Connection):
         except TypeError:  # a type hiredis does not take: let redis-py say what
             return super().pack_command(*args)
 
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        # redis-py bounds each send with wait_for, which on Python 3.11 runs the
+        # send in a task of its own; a timeout scope bounds it without one.
+        timeout = self.socket_timeout
+        if not timeout:
+            return await super().send_packed_command(command, check_health)
+        self.socket_timeout = None
+        try:
+            async with asyncio.timeout(timeout):
+                await super().send_packed_command(command, check_health)
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        finally:
+            self.socket_timeout = timeout
+
 
 def _client_kwargs(client: Any) -> dict[str, Any]:
     kwargs = dict(client.connection_pool.connection_kwargs)

@@ -105,10 +105,12 @@ class Queue:
         ids = scripts.check_added(reply, encoded)
         jobs = []
         for job_id, (enc, stored, data) in zip(ids, batch, strict=True):
+            # built from what is in hand (raw without data and opts: nothing to re-parse)
             job = Job(self, job_id, {
                 "name": enc.name, "timestamp": str(enc.timestamp), "delay": str(enc.delay),
-                "priority": str(enc.priority), "opts": enc.opts})
-            job.data = data
+                "priority": str(enc.priority)})
+            job.raw.update(data=enc.data, opts=enc.opts)
+            job.data = {} if data is None else data
             job.opts = job_options.to_python(stored)
             jobs.append(job)
         return jobs
