@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -48,6 +49,15 @@ def cli_binary() -> str:
     return found
 
 
+def is_running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat.rsplit(b") ", 1)[1][:1] != b"Z"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -69,11 +79,29 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
 
+    def _stop_stale_server(self) -> None:
+        # A server left running on this directory by a process that was killed
+        # (it runs in a session of its own, so it outlives its parent) would
+        # share the append-only file with the new one: stop it first.
+        pidfile = self.data_dir / "server.pid"
+        try:
+            pid = int(pidfile.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"valkey-server" in cmdline or b"redis-server" in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while is_running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
     def start(self, timeout: float = 10.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stop_stale_server()
         args = [
             server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
             "--dir", str(self.data_dir), "--save", "",
+            "--pidfile", str(self.data_dir.resolve() / "server.pid"),
             "--appendonly", "yes" if self.appendonly else "no",
             "--logfile", "server.log", "--maxmemory-policy", "noeviction",
             "--protected-mode", "no", *self.extra_args,

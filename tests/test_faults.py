@@ -24,7 +24,7 @@ from queuecore import (
     SerializationError,
     Worker,
 )
-from queuecore.embedded import EmbeddedRedis
+from queuecore.embedded import EmbeddedRedis, is_running
 
 from .helpers import Recorder, WorkerProcess, running_worker, wait_for
 
@@ -488,3 +488,19 @@ def test_raising_processor_records_reason_and_stacktrace(redis_url: str, queue: 
     assert len(got.stacktrace) == 1  # stack_trace_limit keeps the last one only
     assert "bad input 7" in got.stacktrace[0]
     assert len(rec["failed"]) == 2 + 1 + 3  # every failed attempt is reported
+
+
+def test_embedded_server_replaces_a_stale_one_on_its_directory(tmp_path: Path) -> None:
+    """A server orphaned by a killed demo is stopped before a new one starts on its data."""
+    first = EmbeddedRedis(tmp_path)
+    first.start()
+    stale_pid = first.process.pid  # type: ignore[union-attr]
+    first.process = None  # forget it, as a killed parent would
+    second = EmbeddedRedis(tmp_path)
+    try:
+        second.start()
+        # gone, or a zombie: it is this test's child, which nobody reaps
+        assert not is_running(stale_pid)
+        assert redis.Redis(port=second.port).ping()
+    finally:
+        second.stop()
