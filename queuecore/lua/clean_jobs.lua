@@ -14,9 +14,8 @@
 ]]
 local rcall = redis.call
 --- @include "get_max_events"
---- @include "remove_job_keys"
 --- @include "is_scheduler_iteration"
---- @include "remove_deduplication_key"
+--- @include "remove_job_and_links"
 
 local prefix, state, cutoff = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local chunk, cursor = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -24,12 +23,7 @@ local isList = state == "wait" or state == "paused" or state == "active"
 local removed = {}
 
 local function drop(jobId, jobKey)
-  local parentKey = rcall("HGET", jobKey, "parentKey")
-  if parentKey then
-    rcall("SREM", parentKey .. ":dependencies", jobKey)
-  end
-  removeDeduplicationKey(prefix, jobKey, jobId)
-  removeJobKeys(jobKey)
+  removeJobAndLinks(prefix, jobId, jobKey)
   removed[#removed + 1] = jobId
 end
 

@@ -7,9 +7,8 @@
   Returns: how many jobs were removed.
 ]]
 local rcall = redis.call
---- @include "remove_job_keys"
 --- @include "is_scheduler_iteration"
---- @include "remove_deduplication_key"
+--- @include "remove_job_and_links"
 
 local prefix = ARGV[1]
 local count = 0
@@ -24,12 +23,7 @@ local function drainKey(key, isList)
       else
         rcall("ZREM", key, jobId)
       end
-      local parentKey = rcall("HGET", jobKey, "parentKey")
-      if parentKey then
-        rcall("SREM", parentKey .. ":dependencies", jobKey)
-      end
-      removeDeduplicationKey(prefix, jobKey, jobId)
-      removeJobKeys(jobKey)
+      removeJobAndLinks(prefix, jobId, jobKey)
       count = count + 1
     end
   end

@@ -9,10 +9,9 @@
 ]]
 local rcall = redis.call
 --- @include "get_max_events"
---- @include "remove_job_keys"
 --- @include "remove_job_from_any_state"
 --- @include "is_scheduler_iteration"
---- @include "remove_deduplication_key"
+--- @include "remove_job_and_links"
 
 local prefix, jobId, jobKey = ARGV[1], ARGV[2], KEYS[1]
 if rcall("EXISTS", jobKey) == 0 then
@@ -24,13 +23,8 @@ end
 if rcall("EXISTS", jobKey .. ":lock") == 1 then
   return 0
 end
-local parentKey = rcall("HGET", jobKey, "parentKey")
-if parentKey then
-  rcall("SREM", parentKey .. ":dependencies", jobKey)
-end
 local prev = removeJobFromAnyState(prefix, jobId)
-removeDeduplicationKey(prefix, jobKey, jobId)
-removeJobKeys(jobKey)
+removeJobAndLinks(prefix, jobId, jobKey)
 rcall("XADD", KEYS[2], "MAXLEN", "~", getMaxEvents(KEYS[3]), "*", "event", "removed",
   "jobId", jobId, "prev", prev)
 return 1
