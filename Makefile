@@ -1,10 +1,13 @@
 # The two commands of the README: `make demo` and `make test`.
 # Each sets everything up first (a virtual environment with the locked
-# Python packages, and the npm packages used by the interop tests).
+# Python packages, the npm packages used by the interop tests and, for the
+# tests, Debian's chromium for the browser tests).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup demo test lint bench clean
 
@@ -24,7 +27,11 @@ demo: setup
 	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python manage.py demo
 
-test: setup
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
