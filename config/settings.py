@@ -12,12 +12,15 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
 INSTALLED_APPS = [
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_htmx",
+    "channels",
     "queuecore",
     "dashboard",
 ]
@@ -29,6 +32,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -78,6 +82,19 @@ QUEUECORE = {
     "REDIS_URL": os.environ.get("QUEUECORE_REDIS_URL"),
     "PREFIX": os.environ.get("QUEUECORE_PREFIX", "bull"),
 }
+
+# The dashboard at /admin/queues (see docs/settings.md).
+QUEUECORE_DASHBOARD = {
+    "QUEUES": None,  # an allow-list of queue names; None shows every queue under PREFIX
+    "PAGE_SIZE": 25,
+    "READ_ONLY": os.environ.get("QUEUECORE_DASHBOARD_READ_ONLY", "0") == "1",
+    "FORMATTER": None,  # dotted path of a function(job_dict) -> job_dict, to mask fields
+}
+
+# Live updates: one process needs no broker (the consumers read Redis themselves).
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LOGIN_URL = "admin:login"
 
 LOGGING = {
     "version": 1,

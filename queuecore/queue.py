@@ -22,6 +22,10 @@ STATES = {
 }
 DEFAULT_COUNT_STATES = ("active", "completed", "delayed", "failed", "prioritized", "waiting",
                         "waiting-children")
+# What a job list needs of each job (no data, return value or stack trace).
+SUMMARY_FIELDS = ("name", "timestamp", "delay", "priority", "processedOn", "finishedOn",
+                  "atm", "attemptsMade", "ats", "progress", "failedReason", "opts",
+                  "parentKey", "rjk", "defa")
 CLEANABLE = ("completed", "failed", "delayed", "wait", "waiting", "active", "paused",
              "prioritized")
 
@@ -152,11 +156,13 @@ class Queue:
     get_job, aget_job = twin(_get_job)
 
     def _get_jobs(self, states: str | Iterable[str] | None = None, start: int = 0,
-                  end: int = -1, asc: bool = False) -> Op[list[Job]]:
+                  end: int = -1, asc: bool = False, summary: bool = False) -> Op[list[Job]]:
         """Jobs in the given states (all by default), ``start``..``end`` of each
-        state, newest first unless ``asc``."""
+        state, newest first unless ``asc``. With ``summary`` the jobs are read
+        without their data, return value and stack trace (cheap for lists)."""
         suffixes = [_suffix(s) for s in _states(states, DEFAULT_COUNT_STATES)]
-        reply = yield scripts.get_jobs(self.keys, suffixes, start, end, asc)
+        fields = SUMMARY_FIELDS if summary else ()
+        reply = yield scripts.get_jobs(self.keys, suffixes, start, end, asc, fields)
         return [Job(self, job_id, raw) for job_id, raw in scripts.parse_jobs(reply)]
 
     get_jobs, aget_jobs = twin(_get_jobs)

@@ -146,8 +146,10 @@ def pause(keys: QueueKeys, paused: bool) -> Eval:
     )], ["paused" if paused else "resumed", "1"])
 
 
-def get_jobs(keys: QueueKeys, suffixes: Sequence[str], start: int, end: int, asc: bool) -> Eval:
-    return Eval("get_jobs", [keys.base], [start, end, "1" if asc else "0", *suffixes])
+def get_jobs(keys: QueueKeys, suffixes: Sequence[str], start: int, end: int, asc: bool,
+             fields: Sequence[str] = ()) -> Eval:
+    return Eval("get_jobs", [keys.base],
+                [start, end, "1" if asc else "0", " ".join(fields), *suffixes])
 
 
 def parse_jobs(reply: list[Any]) -> list[tuple[str, dict[str, str]]]:

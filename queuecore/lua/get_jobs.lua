@@ -8,15 +8,38 @@
   tail (next to run first). Sets: ZRANGE ascending, ZREVRANGE descending.
 
   KEYS: 1 queue key prefix
-  ARGV: 1 start, 2 end, 3 "1" for ascending, 4.. state key suffixes
-        (wait, paused, active, prioritized, delayed, completed, failed,
+  ARGV: 1 start, 2 end, 3 "1" for ascending, 4 fields to read (space
+        separated; "" for the whole hash), 5.. state key suffixes (wait,
+        paused, active, prioritized, delayed, completed, failed,
         waiting-children)
-  Returns: {jobId1, jobHash1, jobId2, jobHash2, ...}
+  Returns: {jobId1, jobHash1, jobId2, jobHash2, ...}; a hash is flat
+           (field, value, ...) and, with fields, holds only those present.
 ]]
 local rcall = redis.call
 local prefix = KEYS[1]
 local first, last, asc = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == "1"
 local seen, reply = {}, {}
+local fields = {}
+for field in string.gmatch(ARGV[4], "%S+") do
+  fields[#fields + 1] = field
+end
+
+-- the whole hash, or just the asked fields (lists show summaries: a job's
+-- data may be megabytes)
+local function readJob(jobKey)
+  if #fields == 0 then
+    return rcall("HGETALL", jobKey)
+  end
+  local values = rcall("HMGET", jobKey, unpack(fields))
+  local flat = {}
+  for j, value in ipairs(values) do
+    if value then
+      flat[#flat + 1] = fields[j]
+      flat[#flat + 1] = value
+    end
+  end
+  return flat
+end
 
 local function listRange(key, from, to)
   local len = rcall("LLEN", key)
@@ -37,7 +60,7 @@ local function listRange(key, from, to)
   return ids
 end
 
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local suffix = ARGV[i]
   local key = prefix .. suffix
   local isList = suffix == "wait" or suffix == "paused" or suffix == "active"
@@ -53,7 +76,7 @@ for i = 4, #ARGV do
     end
     local missing = 0
     for _, jobId in ipairs(ids) do
-      local hash = string.sub(jobId, 1, 2) ~= "0:" and rcall("HGETALL", prefix .. jobId) or {}
+      local hash = string.sub(jobId, 1, 2) ~= "0:" and readJob(prefix .. jobId) or {}
       if #hash == 0 then
         missing = missing + 1
       elseif not seen[jobId] then

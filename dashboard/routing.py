@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import consumers
+
+websocket_urlpatterns = [
+    path("ws/queues/", consumers.OverviewConsumer.as_asgi()),
+    path("ws/queues/<str:name>/", consumers.QueueConsumer.as_asgi()),
+    path("ws/queues/<str:name>/jobs/<str:job_id>/", consumers.JobConsumer.as_asgi()),
+]

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("-/activity/", views.activity, name="activity"),  # "-/": no queue page clashes
+    path("<str:name>/", views.queue_page, name="queue"),
+    path("<str:name>/actions/<str:action>/", views.queue_action, name="queue_action"),
+    path("<str:name>/jobs/<str:job_id>/", views.job_page, name="job"),
+    path("<str:name>/jobs/<str:job_id>/raw/", views.job_raw, name="job_raw"),
+    path("<str:name>/jobs/<str:job_id>/actions/<str:action>/", views.job_action,
+         name="job_action"),
+]

@@ -1,0 +1,174 @@
+"""Pages of the dashboard. Thin: they ask queuecore (through queues.py) and
+render templates; each piece is a partial the live updates render too."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from queuecore import Job, Queue
+from queuecore.errors import InvalidQueueNameError, QueueCoreError
+
+from . import actions, presenters
+from .access import OPERATE, gate, may_operate
+from .conf import DashboardSettings, dashboard_settings
+from .models import AuditEntry
+from .queues import STATES, get_queue, server_info, summarize, visible_queues
+
+QUEUE_STATES = [s for s in STATES if s != "latest"]
+
+
+def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
+    if conf.queues is not None and name not in conf.queues:
+        raise Http404(f"no queue {name!r} here")
+    try:
+        return get_queue(conf, name)
+    except InvalidQueueNameError:
+        raise Http404(f"no queue {name!r} here") from None
+
+
+def overview_context(conf: DashboardSettings) -> dict[str, Any]:
+    return {"queues": summarize(conf, visible_queues(conf))}
+
+
+@require_GET
+@gate()
+def overview(request: HttpRequest) -> HttpResponse:
+    conf = dashboard_settings()
+    return render(request, "dashboard/overview.html", {
+        **overview_context(conf), "server": server_info(conf), "conf": conf,
+        "can_operate": may_operate(request.user)})
+
+
+def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
+                  asc: bool) -> dict[str, Any]:
+    summary = summarize(conf, [queue.name])[0]
+    size = conf.page_size
+    start = (page - 1) * size
+    if state == "latest":
+        jobs = queue.get_jobs(QUEUE_STATES, 0, size - 1, asc=False, summary=True)
+        jobs.sort(key=lambda j: j.timestamp, reverse=True)
+        jobs = jobs[:size]
+        total = size
+    else:
+        jobs = queue.get_jobs(state, start, start + size - 1, asc=asc, summary=True)
+        total = summary.counts.get(state, 0)
+    rows = [presenters.summary(job, None if state == "latest" else state) for job in jobs]
+    pages = max(1, -(-total // size))
+    return {"queue": summary, "state": state, "rows": rows, "page": page, "pages": pages,
+            "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1}
+
+
+@require_GET
+@gate()
+def queue_page(request: HttpRequest, name: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    state = request.GET.get("state", "latest")
+    if state not in STATES:
+        raise Http404(f"unknown state {state!r}")
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    asc = request.GET.get("order") == "oldest"
+    job_id = request.GET.get("job", "").strip()
+    if job_id:
+        return redirect("dashboard:job", name=name, job_id=job_id)
+    context = queue_context(conf, queue, state, page, asc)
+    return render(request, "dashboard/queue.html", {
+        **context, "can_operate": may_operate(request.user), "conf": conf,
+        "clean_states": actions.CLEAN_STATES})
+
+
+def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
+    job = queue.get_job(job_id)
+    if job is None:
+        raise Http404(f"no job {job_id!r} in queue {queue.name!r}")
+    state = job.get_state()
+    logs = queue.get_job_logs(job_id, 0, 199)
+    return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name}
+
+
+@require_GET
+@gate()
+def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    return render(request, "dashboard/job.html", {
+        **job_context(conf, queue, job_id), "can_operate": may_operate(request.user),
+        "conf": conf})
+
+
+@require_GET
+@gate()
+def job_raw(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
+    """All of a job's data (or return value) as JSON, however large."""
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    job = queue.get_job(job_id)
+    if job is None:
+        raise Http404(f"no job {job_id!r}")
+    part = request.GET.get("part", "data")
+    if part not in ("data", "returnvalue"):
+        return HttpResponseBadRequest("part must be data or returnvalue")
+    value = job.data if part == "data" else job.returnvalue
+    if part == "data" and conf.formatter is not None:
+        value = conf.formatter({"name": job.name, "data": value, "queue": name})["data"]
+    response = HttpResponse(json.dumps(value, indent=2, ensure_ascii=False),
+                            content_type="application/json")
+    response["Content-Disposition"] = f'inline; filename="{name}-{job_id}-{part}.json"'
+    return response
+
+
+@require_POST
+@gate(OPERATE)
+def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    target = reverse("dashboard:queue", args=[name])
+    try:
+        message = actions.run_queue_action(request, queue, action)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+    except QueueCoreError as exc:
+        messages.error(request, f"{action} failed: {exc}")
+    else:
+        messages.success(request, message)
+        if action == "obliterate":
+            target = reverse("dashboard:overview")
+    return redirect(target)
+
+
+@require_POST
+@gate(OPERATE)
+def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    job: Job | None = queue.get_job(job_id)
+    if job is None:
+        raise Http404(f"no job {job_id!r}")
+    target = reverse("dashboard:job", args=[name, job_id])
+    try:
+        message, target_override = actions.run_job_action(request, queue, job, action)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+    except QueueCoreError as exc:
+        messages.error(request, f"{action} failed: {exc}")
+    else:
+        messages.success(request, message)
+        target = target_override or target
+    return redirect(target)
+
+
+@require_GET
+@gate()
+def activity(request: HttpRequest) -> HttpResponse:
+    entries = AuditEntry.objects.all()[:200]
+    return render(request, "dashboard/activity.html", {"entries": entries})
