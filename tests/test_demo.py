@@ -1,22 +1,44 @@
-"""The README's demo command runs and processes jobs (on the test server)."""
+"""The README's demo command: Daphne serves the dashboard while workers and a
+traffic generator run (on the test server)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+
+from queuecore.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_demo_command_runs_a_worker_and_a_producer(redis_url: str, tmp_path: Path) -> None:
+def test_demo_serves_the_dashboard_and_runs_workers(redis_url: str, tmp_path: Path) -> None:
+    port = free_port()
     env = dict(os.environ, QUEUECORE_REDIS_URL=redis_url, QUEUECORE_VAR_DIR=str(tmp_path),
-               QUEUECORE_PREFIX="demo-test")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "demo", "--duration", "2", "--rate", "20"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "added      #1" in result.stdout
-    assert "completed  #" in result.stdout
-    assert "Job counts:" in result.stdout
+               QUEUECORE_PREFIX="demo-test", DJANGO_DEBUG="0")
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--duration", "6", "--rate", "20",
+         "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        status = None
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/",
+                                            timeout=1) as response:
+                    status = response.status
+            except OSError:
+                time.sleep(0.2)
+        out, err = demo.communicate(timeout=60)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0, err
+    assert status == 200
+    assert f"Dashboard: http://127.0.0.1:{port}/admin/queues/" in out
+    assert "login demo / demo-pass" in out
+    assert "emails     completed #" in out
+    assert "flaky-api" in out
