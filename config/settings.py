@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("QUEUECORE_VAR_DIR", BASE_DIR / "var"))
@@ -56,11 +57,30 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "db.sqlite3",
+def database_from_url(url: str) -> dict[str, object]:
+    """DATABASE_URL (postgres://user:pass@host:5432/name, mysql://..., sqlite:///path)
+    as a Django DATABASES entry. PostgreSQL needs psycopg installed."""
+    parts = urlsplit(url)
+    engines = {"postgres": "postgresql", "postgresql": "postgresql", "pgsql": "postgresql",
+               "mysql": "mysql", "sqlite": "sqlite3"}
+    scheme = parts.scheme.split("+")[0]
+    if scheme not in engines:
+        raise ValueError(f"DATABASE_URL scheme {parts.scheme!r} is not one of {sorted(engines)}")
+    if scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path[1:] or ":memory:"}
+    return {
+        "ENGINE": f"django.db.backends.{engines[scheme]}",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
     }
+
+
+DATABASES = {
+    "default": database_from_url(os.environ["DATABASE_URL"]) if os.environ.get("DATABASE_URL")
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from queuecore import Job, Queue
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
-from . import actions, presenters
+from . import actions, flows, presenters
 from .access import OPERATE, gate, may_operate
-from .conf import DashboardSettings, dashboard_settings
+from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
 from .queues import STATES, get_queue, server_info, summarize, visible_queues
 
@@ -93,7 +93,11 @@ def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str,
         raise Http404(f"no job {job_id!r} in queue {queue.name!r}")
     state = job.get_state()
     logs = queue.get_job_logs(job_id, 0, 199)
-    return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name}
+    conn = connection(conf.redis_url)
+    kids, more = flows.children(conn, conf.prefix, queue.keys.job(job_id))
+    return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name,
+            "children": kids, "more_children": more,
+            "ancestors": flows.ancestors(conn, conf.prefix, job.parent_key)}
 
 
 @require_GET

@@ -230,3 +230,12 @@ def test_retry_failed_and_completed_jobs(queue: Queue, r: redis.Redis) -> None:
 def test_queue_name_with_colon_is_refused(redis_url: str) -> None:
     with pytest.raises(ValueError, match="contains ':'"):
         Queue("a:b", connection=redis_url)
+
+
+def test_get_jobs_summary_leaves_out_data(queue: Queue) -> None:
+    queue.add("big", {"blob": "x" * 100_000}, attempts=2)
+    (job,) = queue.get_jobs("waiting", summary=True)
+    assert job.name == "big" and job.data == {} and job.opts["attempts"] == 2
+    assert "data" not in job.raw and job.timestamp > 0
+    (full,) = queue.get_jobs("waiting")
+    assert len(full.data["blob"]) == 100_000

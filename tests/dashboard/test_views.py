@@ -187,3 +187,55 @@ def test_job_actions(operator: Client, queue: Queue, redis_url: str, run_worker:
     wait_for(lambda: failing.get_state() == "failed")
     response = operator.post(f"{base}/{failing.id}/actions/retry/", follow=True)
     assert "moved from failed to waiting" in response.content.decode()
+
+
+def test_job_page_draws_the_flow(operator: Client, queue: Queue, r: redis.Redis) -> None:
+    parent = queue.add("parent")
+    pending = queue.add("child-a")
+    done = queue.add("child-b")
+    grandchild = queue.add("grandchild")
+    key = queue.keys.job
+    r.sadd(key(parent.id) + ":dependencies", key(pending.id))
+    r.hset(key(parent.id) + ":processed", key(done.id), '"ok"')
+    r.zadd(key(pending.id) + ":unsuccessful", {key(grandchild.id): 1})
+    for child in (pending, done):
+        r.hset(key(child.id), mapping={"parentKey": key(parent.id), "parent": json.dumps(
+            {"id": parent.id, "queueKey": queue.keys.qualified})})
+    page = operator.get(f"/admin/queues/{queue.name}/jobs/{parent.id}/").content.decode()
+    assert "<h2>Flow</h2>" in page
+    assert f"/admin/queues/{queue.name}/jobs/{pending.id}/" in page
+    assert f"/admin/queues/{queue.name}/jobs/{done.id}/" in page
+    assert f"/admin/queues/{queue.name}/jobs/{grandchild.id}/" in page  # two levels down
+    assert "pending" in page and "processed" in page and "failed" in page
+    child_page = operator.get(f"/admin/queues/{queue.name}/jobs/{pending.id}/").content.decode()
+    assert f"/admin/queues/{queue.name}/jobs/{parent.id}/" in child_page  # link up
+
+
+def mask_card(job: dict[str, Any]) -> dict[str, Any]:
+    data = dict(job["data"])
+    if "card" in data:
+        data["card"] = "**** " + data["card"][-4:]
+    return {**job, "data": data}
+
+
+def test_formatter_masks_sensitive_fields(operator: Client, queue: Queue,
+                                          settings: Any) -> None:
+    settings.QUEUECORE_DASHBOARD = {**settings.QUEUECORE_DASHBOARD,
+                                    "FORMATTER": "tests.dashboard.test_views.mask_card"}
+    job = queue.add("pay", {"card": "4111111111111111", "amount": 5})
+    page = operator.get(f"/admin/queues/{queue.name}/jobs/{job.id}/").content.decode()
+    assert "4111111111111111" not in page and "**** 1111" in page
+    raw = operator.get(f"/admin/queues/{queue.name}/jobs/{job.id}/raw/").content.decode()
+    assert "4111111111111111" not in raw
+    assert "Edit data" not in page  # saving the masked text back would destroy the data
+
+
+def test_database_url() -> None:
+    from config.settings import database_from_url
+
+    assert database_from_url("postgres://u:p%40ss@db:5433/queues") == {
+        "ENGINE": "django.db.backends.postgresql", "NAME": "queues", "USER": "u",
+        "PASSWORD": "p@ss", "HOST": "db", "PORT": "5433"}
+    assert database_from_url("sqlite:////tmp/x.db")["NAME"] == "/tmp/x.db"
+    with pytest.raises(ValueError, match="oracle"):
+        database_from_url("oracle://x/y")
