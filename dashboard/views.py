@@ -105,9 +105,13 @@ def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str,
 def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
+    context = job_context(conf, queue, job_id)
+    can_operate = may_operate(request.user)
     return render(request, "dashboard/job.html", {
-        **job_context(conf, queue, job_id), "can_operate": may_operate(request.user),
-        "conf": conf})
+        **context, "can_operate": can_operate, "conf": conf,
+        # never offer to save masked or cut data back over the real data
+        "can_edit_data": can_operate and conf.formatter is None
+        and not context["job"]["data_cut"]})
 
 
 @require_GET
