@@ -14,11 +14,12 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.http import Http404
 from django.template.loader import render_to_string
 
 from . import views
-from .access import may_view
+from .access import may_operate, may_view
 from .conf import DashboardSettings, connection, dashboard_settings
 from .queues import STATES, visible_queues
 
@@ -40,6 +41,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         self.conf = dashboard_settings()
+        self.can_operate = await database_sync_to_async(may_operate)(user)
+        # Forms in pushed partials need a CSRF token: Django accepts the
+        # (unmasked) secret from the page's own csrftoken cookie.
+        self.csrf_token = self.scope.get("cookies", {}).get(settings.CSRF_COOKIE_NAME, "")
         try:
             await sync_to_async(self.setup, thread_sensitive=False)()
         except Http404:
@@ -145,4 +150,6 @@ class JobConsumer(LiveConsumer):
         except Http404:
             return ('<section id="job-body" hx-swap-oob="true">'
                     "<p>This job was removed.</p></section>")
-        return render_to_string("dashboard/partials/job_body.html", {**context, "oob": True})
+        return render_to_string("dashboard/partials/job_body.html", {
+            **context, "oob": True, "can_operate": self.can_operate,
+            "csrf_token": self.csrf_token})

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from queuecore import Job, Queue
@@ -52,14 +53,16 @@ def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
     size = conf.page_size
     start = (page - 1) * size
     if state == "latest":
-        jobs = queue.get_jobs(QUEUE_STATES, 0, size - 1, asc=False, summary=True)
-        jobs.sort(key=lambda j: j.timestamp, reverse=True)
-        jobs = jobs[:size]
+        # the newest of each state, each job with the state it was found in
+        found = [(job, s) for s in QUEUE_STATES
+                 for job in queue.get_jobs(s, 0, size - 1, summary=True)]
+        found.sort(key=lambda pair: pair[0].timestamp, reverse=True)
+        rows = [presenters.summary(job, s) for job, s in found[:size]]
         total = size
     else:
         jobs = queue.get_jobs(state, start, start + size - 1, asc=asc, summary=True)
+        rows = [presenters.summary(job, state) for job in jobs]
         total = summary.counts.get(state, 0)
-    rows = [presenters.summary(job, None if state == "latest" else state) for job in jobs]
     pages = max(1, -(-total // size))
     return {"queue": summary, "state": state, "rows": rows, "page": page, "pages": pages,
             "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1}
@@ -141,6 +144,9 @@ def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
     target = reverse("dashboard:queue", args=[name])
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        target = back  # the tab the action was taken from
     try:
         message = actions.run_queue_action(request, queue, action)
     except actions.ActionError as exc:

@@ -40,7 +40,7 @@ def test_admin_sees_overview(logged_in_page: Page, screenshot_dir: Path) -> None
         heading = page.locator("h1").filter(has_text=re.compile("Queues"))
         expect(heading.first).to_be_visible()
     finally:  # the picture of whatever the page shows, for the report
-        page.screenshot(path=str(screenshot_dir / "overview.png"), full_page=True)
+        page.screenshot(path=str(screenshot_dir / "overview-first-login.png"), full_page=True)
     assert not failed_static, f"static files not served: {failed_static}"
 
 

@@ -28,9 +28,11 @@ def make_user(django_user_model: Any, *, staff: bool = True, view: bool = True) 
     return django_user_model.objects.get(pk=user.pk)  # fresh: no permission cache
 
 
-async def connect(path: str, user: Any) -> tuple[WebsocketCommunicator, bool, Any]:
+async def connect(path: str, user: Any,
+                  cookies: dict[str, str] | None = None) -> tuple[WebsocketCommunicator, bool, Any]:
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), path)
     communicator.scope["user"] = user
+    communicator.scope["cookies"] = cookies or {}
     connected, code = await communicator.connect(timeout=5)
     return communicator, connected, code
 
@@ -141,3 +143,23 @@ def test_job_page_follows_progress(queue: Queue, django_user_model: Any) -> None
     message = async_to_sync(scenario)()
     assert 'id="job-body" hx-swap-oob="true"' in message
     assert 'value="40"' in message
+
+
+def test_pushed_job_body_carries_buttons_with_csrf(queue: Queue, django_user_model: Any) -> None:
+    user = make_user(django_user_model)
+    user.user_permissions.add(Permission.objects.get(codename="operate_queues"))
+    user = django_user_model.objects.get(pk=user.pk)
+    job = queue.add("d", delay=60_000)
+    secret = "a" * 32
+
+    async def scenario() -> str:
+        communicator, connected, _ = await connect(
+            f"/ws/queues/{queue.name}/jobs/{job.id}/", user, {"csrftoken": secret})
+        assert connected
+        message = await communicator.receive_from(timeout=5)
+        await communicator.disconnect()
+        return message
+
+    message = async_to_sync(scenario)()
+    assert "<button>Promote</button>" in message
+    assert f'name="csrfmiddlewaretoken" value="{secret}"' in message

@@ -239,3 +239,19 @@ def test_database_url() -> None:
     assert database_from_url("sqlite:////tmp/x.db")["NAME"] == "/tmp/x.db"
     with pytest.raises(ValueError, match="oracle"):
         database_from_url("oracle://x/y")
+
+
+def test_latest_tab_shows_each_jobs_state(operator: Client, filled: Queue) -> None:
+    page = operator.get(f"/admin/queues/{filled.name}/").content.decode()
+    for state in ("waiting", "prioritized", "delayed"):
+        assert f'<td class="state {state}">{state}</td>' in page
+
+
+def test_action_returns_to_the_tab_it_came_from(operator: Client, queue: Queue) -> None:
+    back = f"/admin/queues/{queue.name}/?state=completed"
+    response = operator.post(f"/admin/queues/{queue.name}/actions/clean/",
+                             {"state": "completed", "next": back})
+    assert response["Location"] == back
+    evil = operator.post(f"/admin/queues/{queue.name}/actions/clean/",
+                         {"state": "completed", "next": "https://evil.example/"})
+    assert evil["Location"] == f"/admin/queues/{queue.name}/"
