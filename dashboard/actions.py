@@ -75,7 +75,7 @@ def run_queue_action(request: HttpRequest, queue: Queue, action: str) -> str:
         if request.POST.get("confirm") != name:
             raise ActionError(f"type the queue's name ({name}) to obliterate it")
         queue.obliterate(force=request.POST.get("force") == "1")
-        forget_discovered()
+        forget_discovered(name)
         message = f"Obliterated {name}."
     else:
         raise ActionError(f"unknown action {action!r}")

@@ -21,9 +21,11 @@ STATES = ("latest", "active", "waiting", "waiting-children", "prioritized", "del
           "completed", "failed", "paused")
 LIST_STATES = {"active", "waiting", "paused"}
 THROUGHPUT_WINDOW_MS = 5 * 60_000
-DISCOVERY_TTL_S = 5.0
+DISCOVERY_TTL_S = 30.0
 
+# (url, prefix) -> (when found, queue names); refreshed in the background
 _discovered: dict[tuple[str | None, str], tuple[float, list[str]]] = {}
+_refreshing: set[tuple[str | None, str]] = set()
 _lock = threading.Lock()
 
 
@@ -31,33 +33,74 @@ def _glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
+def _scan(conn: Connection, prefix: str) -> list[str]:
+    """One SCAN pass over the keyspace for ``<prefix>:<name>:meta`` and ``:id``."""
+    start = len(prefix) + 1
+    names: set[str] = set()
+    for found in conn.sync_client.scan_iter(match=f"{_glob_escape(prefix)}:*:[im][de]*",
+                                            count=5000):
+        for suffix in (":meta", ":id"):
+            if found.endswith(suffix):
+                name = found[start:-len(suffix)]
+                if name and ":" not in name:
+                    names.add(name)
+    return sorted(names)
+
+
+def _refresh(conn: Connection, key: tuple[str | None, str]) -> list[str]:
+    try:
+        names = _scan(conn, key[1])
+        with _lock:
+            _discovered[key] = (time.monotonic(), names)
+        return names
+    finally:
+        with _lock:
+            _refreshing.discard(key)
+
+
 def discover(conn: Connection, prefix: str) -> list[str]:
     """Every queue under ``prefix`` (Node BullMQ's and Python bullmq's too): the
-    names with a ``meta`` or ``id`` key. SCAN walks the keyspace, so the result
-    is kept for a few seconds."""
+    names with a ``meta`` or ``id`` key. SCAN walks the whole keyspace (about a
+    second at a million keys), so only a process's first call waits for it; later
+    calls get the list found last, and one background thread refreshes it when
+    it is older than DISCOVERY_TTL_S."""
     key = (conn.url, prefix)
     with _lock:
         hit = _discovered.get(key)
-        if hit and time.monotonic() - hit[0] < DISCOVERY_TTL_S:
+        if hit is not None:
+            if time.monotonic() - hit[0] > DISCOVERY_TTL_S and key not in _refreshing:
+                _refreshing.add(key)
+                threading.Thread(target=_refresh, args=(conn, key), daemon=True,
+                                 name="queue-discovery").start()
             return hit[1]
-    client = conn.sync_client
-    start = len(prefix) + 1
-    names: set[str] = set()
-    for suffix in ("meta", "id"):
-        pattern = f"{_glob_escape(prefix)}:*:{suffix}"
-        for found in client.scan_iter(match=pattern, count=5000):
-            name = found[start:-(len(suffix) + 1)]
-            if name and ":" not in name:
-                names.add(name)
-    result = sorted(names)
-    with _lock:
-        _discovered[key] = (time.monotonic(), result)
-    return result
+        _refreshing.add(key)
+    return _refresh(conn, key)
 
 
-def forget_discovered() -> None:
+def remember(conn: Connection, prefix: str, name: str) -> None:
+    """Add a queue seen on its own page to the found list (if it exists), so a
+    new queue shows on the overview without waiting for the next SCAN."""
+    key = (conn.url, prefix)
     with _lock:
-        _discovered.clear()
+        hit = _discovered.get(key)
+        if hit is None or name in hit[1]:
+            return
+    base = f"{prefix}:{name}:"
+    if conn.sync_client.exists(base + "meta", base + "id"):
+        with _lock:
+            when, names = _discovered.get(key, hit)
+            if name not in names:
+                _discovered[key] = (when, sorted([*names, name]))
+
+
+def forget_discovered(queue: str | None = None) -> None:
+    """Drop one queue (after an obliterate) or everything from what was found."""
+    with _lock:
+        if queue is None:
+            _discovered.clear()
+            return
+        for key, (when, names) in list(_discovered.items()):
+            _discovered[key] = (when, [n for n in names if n != queue])
 
 
 def visible_queues(conf: DashboardSettings) -> list[str]:

@@ -20,7 +20,7 @@ from . import actions, flows, presenters
 from .access import OPERATE, gate, may_operate
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
-from .queues import STATES, get_queue, server_info, summarize, visible_queues
+from .queues import STATES, get_queue, remember, server_info, summarize, visible_queues
 
 QUEUE_STATES = [s for s in STATES if s != "latest"]
 
@@ -73,6 +73,8 @@ def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
 def queue_page(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
+    if conf.queues is None:
+        remember(connection(conf.redis_url), conf.prefix, name)
     state = request.GET.get("state", "latest")
     if state not in STATES:
         raise Http404(f"unknown state {state!r}")

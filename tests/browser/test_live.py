@@ -178,8 +178,8 @@ def test_counts_and_progress_update_live(logged_in_page: Page, queue: Queue, red
     assert_not_reloaded(job_page)
     assert queue.get_job_counts("completed")["completed"] == 3
 
-    # the overview lists the queue (queues are found by SCAN, kept ~5 s: the
-    # live resync brings the row in if the first render did not have it yet)
+    # the overview lists the queue (found by SCAN in the background, and
+    # remembered at once when its own page was opened, as here)
     job_page.goto(DASHBOARD_PATH)
     row = job_page.locator(f"#queue-{queue.name}")
     expect(row.locator("td[data-state=completed]")).to_have_text("3", timeout=LIVE_MS)

@@ -255,3 +255,31 @@ def test_action_returns_to_the_tab_it_came_from(operator: Client, queue: Queue) 
     evil = operator.post(f"/admin/queues/{queue.name}/actions/clean/",
                          {"state": "completed", "next": "https://evil.example/"})
     assert evil["Location"] == f"/admin/queues/{queue.name}/"
+
+
+def test_discovery_serves_the_last_list_and_refreshes_in_the_background(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import queues as found
+    from queuecore import Connection
+
+    conn = Connection(redis_url)
+    prefix = "disc-test"
+    first = Queue("first", connection=conn, prefix=prefix)
+    first.add("a")
+    assert found.discover(conn, prefix) == ["first"]  # the first call scans
+    second = Queue("second", connection=conn, prefix=prefix)
+    second.add("b")
+    assert found.discover(conn, prefix) == ["first"]  # still fresh: no scan
+    monkeypatch.setattr(found, "DISCOVERY_TTL_S", 0.0)
+    assert found.discover(conn, prefix) == ["first"]  # stale: served, refresh started
+    wait_for(lambda: found.discover(conn, prefix) == ["first", "second"], 5)
+    monkeypatch.setattr(found, "DISCOVERY_TTL_S", 60.0)
+    third = Queue("third", connection=conn, prefix=prefix)
+    third.add("c")
+    found.remember(conn, prefix, "third")
+    found.remember(conn, prefix, "never-made")
+    assert found.discover(conn, prefix) == ["first", "second", "third"]
+    found.forget_discovered("second")
+    assert found.discover(conn, prefix) == ["first", "third"]
+    for q in (first, second, third):
+        q.obliterate()
