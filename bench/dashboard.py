@@ -70,6 +70,8 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from processes import LIVE, stop_process
+from processes import stop_all as stop_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
@@ -161,27 +163,12 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
 
 # -- processes ----------------------------------------------------------------------------
 
-LIVE: set[subprocess.Popen[bytes]] = set()
 HELD: list[Worker] = []
 RELEASE = threading.Event()  # lets the held jobs end
 
 
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> int:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    LIVE.discard(proc)
-    return proc.returncode
-
-
 def stop_all() -> None:
-    for proc in list(LIVE):
-        with contextlib.suppress(Exception):
-            stop_process(proc, grace=3.0)
+    stop_processes()
     RELEASE.set()
     for worker in HELD:
         with contextlib.suppress(Exception):

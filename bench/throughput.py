@@ -65,6 +65,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from processes import LIVE, stop_all, stop_process
 
 import queuecore
 from queuecore.embedded import EmbeddedRedis
@@ -115,26 +116,8 @@ class Timeout(Exception):
 
 # -- subprocesses -------------------------------------------------------------------------
 
-LIVE: set[subprocess.Popen[bytes]] = set()
 
 
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> int:
-    """SIGTERM, then SIGKILL after ``grace`` s; returns the exit code."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    LIVE.discard(proc)
-    return proc.returncode
-
-
-def stop_all() -> None:
-    for proc in list(LIVE):
-        with contextlib.suppress(Exception):
-            stop_process(proc, grace=3.0)
 
 
 def children_cpu_s() -> tuple[float, float]:

@@ -4,7 +4,8 @@ render templates; each piece is a partial the live updates render too."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -23,6 +24,7 @@ from .models import AuditEntry
 from .queues import STATES, get_queue, remember, server_info, summarize, visible_queues
 
 QUEUE_STATES = [s for s in STATES if s != "latest"]
+T = TypeVar("T")
 
 
 def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
@@ -140,6 +142,17 @@ def job_raw(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     return response
 
 
+def _attempt(request: HttpRequest, action: str, run: Callable[[], T]) -> T | None:
+    """Run an action; a refusal or a queuecore error becomes the page's message."""
+    try:
+        return run()
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+    except QueueCoreError as exc:
+        messages.error(request, f"{action} failed: {exc}")
+    return None
+
+
 @require_POST
 @gate(OPERATE)
 def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
@@ -149,13 +162,8 @@ def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
     back = request.POST.get("next", "")
     if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         target = back  # the tab the action was taken from
-    try:
-        message = actions.run_queue_action(request, queue, action)
-    except actions.ActionError as exc:
-        messages.error(request, str(exc))
-    except QueueCoreError as exc:
-        messages.error(request, f"{action} failed: {exc}")
-    else:
+    message = _attempt(request, action, lambda: actions.run_queue_action(request, queue, action))
+    if message is not None:
         messages.success(request, message)
         if action == "obliterate":
             target = reverse("dashboard:overview")
@@ -171,13 +179,9 @@ def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> Htt
     if job is None:
         raise Http404(f"no job {job_id!r}")
     target = reverse("dashboard:job", args=[name, job_id])
-    try:
-        message, target_override = actions.run_job_action(request, queue, job, action)
-    except actions.ActionError as exc:
-        messages.error(request, str(exc))
-    except QueueCoreError as exc:
-        messages.error(request, f"{action} failed: {exc}")
-    else:
+    done = _attempt(request, action, lambda: actions.run_job_action(request, queue, job, action))
+    if done is not None:
+        message, target_override = done
         messages.success(request, message)
         target = target_override or target
     return redirect(target)

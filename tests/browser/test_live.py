@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect
 
 from queuecore import Job, Queue, Worker
+from tests.helpers import wait_for
 
 from .support import DASHBOARD_PATH
 
@@ -61,18 +60,6 @@ def running(worker: Worker) -> Iterator[Worker]:
         worker.close(timeout=CLOSE_S)
         thread.join(1.0)
         assert not thread.is_alive(), f"worker of {worker.queue.name} did not stop"
-
-
-def eventually(predicate: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout} s still waiting for {what} "
-                                 f"(last value: {value!r})")
-        time.sleep(0.05)
 
 
 def state_of(queue: Queue, job_id: str) -> str | None:
@@ -190,7 +177,8 @@ def test_retry_failed_job(logged_in_page: Page, queue: Queue, redis_url: str) ->
     page = probe(logged_in_page)
     job = queue.add("charge", {"order": 7}, attempts=1)
     with running(Worker(queue.name, refuse, connection=redis_url)):
-        eventually(lambda: state_of(queue, job.id) == "failed", f"job {job.id} to fail")
+        wait_for(lambda: state_of(queue, job.id) == "failed", WAIT_S,
+                 what=f"job {job.id} to fail")
 
     page.goto(job_path(queue, job.id))
     state = page.locator("#job-state")
@@ -226,8 +214,8 @@ def test_clean_completed_jobs(logged_in_page: Page, queue: Queue, redis_url: str
     for n in range(4):
         queue.add("report", {"n": n})
     with running(Worker(queue.name, quick, connection=redis_url, concurrency=4)):
-        eventually(lambda: queue.get_job_counts("completed")["completed"] == 4,
-                   "four completed jobs")
+        wait_for(lambda: queue.get_job_counts("completed")["completed"] == 4, WAIT_S,
+                 what="four completed jobs")
 
     # a second tab on the same queue, to see the clean arrive live
     watcher = page.context.new_page()
