@@ -21,8 +21,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "queuecore",  # before channels: its runworker command replaces Channels' own
     "channels",
-    "queuecore",
     "dashboard",
 ]
 

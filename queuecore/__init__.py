@@ -19,7 +19,16 @@ from .errors import (
 from .events import QueueEvents
 from .job import Job
 from .queue import Queue
+from .registry import processor
 from .worker import Worker
+
+
+def get_queue(name: str) -> Queue:
+    """A ``Queue`` configured from Django settings (``QUEUECORE``)."""
+    from .conf import get_queue as configured
+
+    return configured(name)
+
 
 __all__ = [
     "Connection",
@@ -39,5 +48,7 @@ __all__ = [
     "TimeoutError",
     "UnrecoverableError",
     "Worker",
+    "get_queue",
+    "processor",
     "register_backoff",
 ]

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.core import checks
+from django.utils.module_loading import autodiscover_modules
 
 
 class QueuecoreConfig(AppConfig):
     name = "queuecore"
     verbose_name = "queuecore"
+
+    def ready(self) -> None:
+        from .conf import check_settings
+
+        checks.register(check_settings, "queuecore")
+        autodiscover_modules("jobs")  # each app's jobs.py registers its processors

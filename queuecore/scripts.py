@@ -126,6 +126,12 @@ def parse_fetched(reply: list[Any], token_start: int, worker: WorkerArgs,
     return result
 
 
+def move_job_to_wait(keys: QueueKeys, job_id: str, token: str) -> Eval:
+    return Eval("move_job_to_wait", [keys[s] for s in (
+        "active", "wait", "prioritized", "events", "stalled", "marker", "meta",
+    )] + [keys.job(job_id)], [job_id, token])
+
+
 def extend_locks(keys: QueueKeys, lock_duration: int, locks: Sequence[tuple[str, str]]) -> Eval:
     args: list[Any] = [keys.base, lock_duration]
     for job_id, token in locks:

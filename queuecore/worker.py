@@ -168,6 +168,7 @@ class Worker:
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._active: dict[str, Job] = {}  # job id -> job being processed
         self._pending: list[tuple[scripts.Outcome, Job, Any]] = []
+        self._released: set[str] = set()  # given back by release_active(): outcomes dropped
         self._closing = False
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -237,8 +238,7 @@ class Worker:
             self._spawn_on(loop)
 
     def _spawn_on(self, loop: asyncio.AbstractEventLoop) -> None:
-        task = loop.create_task(self.arun())
-        self._tasks.add(task)
+        self._run_task = loop.create_task(self.arun())
 
     async def arun(self) -> None:
         """Process jobs until ``aclose()``."""
@@ -500,6 +500,8 @@ class Worker:
                 outcome = scripts.Outcome(job.id, job.token or "0", "f",
                                           f"{error} (and failing it raised: {bad!r})")
         self._active.pop(job.id, None)
+        if job.token and job.token in self._released:
+            return  # given back to wait already; another worker will run it
         self._pending.append((outcome, job, result))
         assert self._wake is not None
         self._wake.set()
@@ -553,6 +555,26 @@ class Worker:
         self._request_close()
         if self._running:
             await asyncio.get_running_loop().run_in_executor(None, self._stopped.wait)
+
+    async def release_active(self) -> list[str]:
+        """Stop now: give every active job back to wait (no attempt counted),
+        and close. For a hard stop, when waiting for the jobs is not an option;
+        running processors are cancelled (threads are left to end by themselves)."""
+        self._request_close()
+        released = []
+        for job in list(self._active.values()):
+            if job.token is None:
+                continue
+            self._released.add(job.token)
+            code = await self._call(scripts.move_job_to_wait(self.keys, job.id, job.token))
+            if code == 0:
+                released.append(job.id)
+            self._active.pop(job.id, None)
+        for task in list(self._tasks):
+            task.cancel()
+        assert self._wake is not None
+        self._wake.set()
+        return released
 
     def _request_close(self) -> None:
         self._closing = True

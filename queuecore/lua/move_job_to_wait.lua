@@ -1,0 +1,40 @@
+--[[
+  Give an active job back: to the front of wait (or of its priority), without
+  counting an attempt, and release its lock. For a worker that stops before
+  the job could finish (BullMQ's moveJobFromActiveToWait).
+
+  KEYS: 1 active, 2 wait, 3 prioritized, 4 events, 5 stalled, 6 marker,
+        7 meta, 8 job hash
+  ARGV: 1 job id, 2 lock token
+  Returns: 0, -1 no such job, -2 lock missing, -3 not active, -6 locked by
+           another token.
+  Events: waiting (prev active)
+]]
+local rcall = redis.call
+--- @include "get_max_events"
+--- @include "is_paused_or_maxed"
+--- @include "add_base_marker_if_needed"
+--- @include "release_lock"
+
+local jobKey, jobId = KEYS[8], ARGV[1]
+if rcall("EXISTS", jobKey) == 0 then
+  return -1
+end
+local code = releaseLock(jobKey, jobId, ARGV[2], KEYS[5])
+if code ~= 0 then
+  return code
+end
+if rcall("LREM", KEYS[1], 1, jobId) == 0 then
+  return -3
+end
+local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
+if priority > 0 then
+  -- first of its priority: counter 0
+  rcall("ZADD", KEYS[3], priority * 0x100000000, jobId)
+else
+  rcall("RPUSH", KEYS[2], jobId)
+end
+addBaseMarkerIfNeeded(KEYS[6], isPausedOrMaxed(KEYS[7], KEYS[1]))
+rcall("XADD", KEYS[4], "MAXLEN", "~", getMaxEvents(KEYS[7]), "*", "event", "waiting",
+  "jobId", jobId, "prev", "active")
+return 0

@@ -1,0 +1,181 @@
+"""``manage.py runworker [queue ...]``: run the workers of the project's queues.
+
+Replaces Channels' own ``runworker`` (queuecore sits before ``channels`` in
+INSTALLED_APPS). SIGTERM or SIGINT stops fetching and lets active jobs finish
+within ``--grace`` seconds; a second signal, or the grace running out, gives
+the unfinished jobs back to wait (nothing is lost) and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from queuecore.conf import configured_queues, connection, load, queue_processor
+from queuecore.job import Job, now_ms
+from queuecore.worker import Worker
+
+logger = logging.getLogger("queuecore.runworker")
+WORKER_OPTIONS = ("concurrency", "limiter", "lock_duration", "stalled_interval",
+                  "max_stalled_count", "drain_delay", "remove_on_complete", "remove_on_fail")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the job fields of the record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": self.formatTime(record), "level": record.levelname,
+                "logger": record.name, "message": record.getMessage()}
+        line.update(getattr(record, "job", {}))
+        return json.dumps(line)
+
+
+def parse_limiter(text: str) -> dict[str, int]:
+    try:
+        most, per = text.split("/")
+        limiter = {"max": int(most), "duration": int(per)}
+    except ValueError:
+        raise CommandError(f"--limiter takes MAX/DURATION_MS, e.g. 10/1000, not {text!r}") \
+            from None
+    if limiter["max"] < 1 or limiter["duration"] < 1:
+        raise CommandError("--limiter needs a max and a duration of at least 1")
+    return limiter
+
+
+class Command(BaseCommand):
+    help = "Run queuecore workers for the configured queues (or those named)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("queues", nargs="*", help="queues to run (default: every "
+                            "queue with a processor)")
+        parser.add_argument("--concurrency", type=int, help="jobs at a time, per queue")
+        parser.add_argument("--limiter", help="at most MAX jobs per DURATION_MS, e.g. 10/1000")
+        parser.add_argument("--log-level", default="INFO",
+                            choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        parser.add_argument("--log-format", default="text", choices=["text", "json"])
+        parser.add_argument("--max-jobs", type=int, default=0,
+                            help="exit after this many jobs (0: never)")
+        parser.add_argument("--max-time", type=float, default=0,
+                            help="exit after this many seconds (0: never)")
+        parser.add_argument("--grace", type=float, default=30.0,
+                            help="seconds active jobs get to finish on SIGTERM/SIGINT")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.setup_logging(options["log_level"], options["log_format"])
+        names = options["queues"] or configured_queues()
+        if not names:
+            raise CommandError("no queue has a processor: register one with @processor in an "
+                               "app's jobs.py, or set QUEUECORE['QUEUES'][name]['processor']")
+        limiter = parse_limiter(options["limiter"]) if options["limiter"] else None
+        workers = [self.make_worker(name, options["concurrency"], limiter) for name in names]
+        asyncio.run(self.run(workers, options["max_jobs"], options["max_time"],
+                             options["grace"]))
+
+    def setup_logging(self, level: str, fmt: str) -> None:
+        handler = logging.StreamHandler(self.stderr._out)  # type: ignore[attr-defined]
+        handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger("queuecore")
+        root.handlers[:] = [handler]
+        root.setLevel(level)
+        root.propagate = False
+
+    def make_worker(self, name: str, concurrency: int | None,
+                    limiter: dict[str, int] | None) -> Worker:
+        processor = queue_processor(name)
+        if processor is None:
+            raise CommandError(f"queue {name!r} has no processor (known: "
+                               f"{', '.join(configured_queues()) or 'none'})")
+        conf = load()
+        opts = {k: v for k, v in conf.queues.get(name, {}).items() if k in WORKER_OPTIONS}
+        if concurrency:
+            opts["concurrency"] = concurrency
+        if limiter:
+            opts["limiter"] = limiter
+        worker = Worker(name, processor, connection(conf.redis_url), prefix=conf.prefix,
+                        name=f"{socket.gethostname()}:{os.getpid()}", **opts)
+        self.log_jobs(worker)
+        return worker
+
+    def log_jobs(self, worker: Worker) -> None:
+        queue = worker.queue.name
+
+        def fields(job: Job, **more: Any) -> dict[str, Any]:
+            return {"job": {"queue": queue, "job_id": job.id, "name": job.name,
+                            "attempt": job.attempts_made + (0 if "outcome" in more else 1),
+                            **more}}
+
+        def took(job: Job) -> int:
+            return now_ms() - (job.processed_on or now_ms())
+
+        worker.on("active", lambda job, _prev: logger.info(
+            "start %s #%s %s attempt %d", queue, job.id, job.name, job.attempts_made + 1,
+            extra=fields(job)))
+        worker.on("completed", lambda job, _result: logger.info(
+            "done %s #%s %s attempt %d in %d ms", queue, job.id, job.name, job.attempts_made,
+            took(job), extra=fields(job, outcome="completed", duration_ms=took(job))))
+        worker.on("failed", lambda job, error: logger.warning(
+            "failed %s #%s %s attempt %d in %d ms: %s", queue, job.id, job.name,
+            job.attempts_made, took(job), error,
+            extra=fields(job, outcome="failed", duration_ms=took(job), error=str(error))))
+        worker.on("error", lambda exc: logger.error("%s: %s", queue, exc))
+
+    async def run(self, workers: list[Worker], max_jobs: int, max_time: float,
+                  grace: float) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        forced = asyncio.Event()
+        done_jobs = 0
+
+        def stop(reason: str) -> None:
+            if stopping.is_set():
+                logger.warning("second stop (%s): giving active jobs back to wait", reason)
+                forced.set()
+                return
+            logger.info("stopping (%s): no new jobs; active ones get %.0f s", reason, grace)
+            stopping.set()
+            for worker in workers:
+                worker._request_close()
+
+        def count(*_: Any) -> None:
+            nonlocal done_jobs
+            done_jobs += 1
+            if max_jobs and done_jobs >= max_jobs and not stopping.is_set():
+                stop(f"--max-jobs {max_jobs} reached")
+
+        for worker in workers:
+            worker.on("completed", count)
+            worker.on("failed", count)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop, signal.Signals(sig).name)
+        if max_time:
+            loop.call_later(max_time, stop, f"--max-time {max_time:g} s reached")
+        names = ", ".join(f"{w.queue.name} (concurrency {w.concurrency})" for w in workers)
+        logger.info("worker %s pid %d running %s", socket.gethostname(), os.getpid(), names)
+        runs = [asyncio.ensure_future(w.arun()) for w in workers]
+        everything = asyncio.ensure_future(asyncio.gather(*runs, return_exceptions=True))
+        stop_requested = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait([everything, stop_requested], return_when=asyncio.FIRST_COMPLETED)
+        stop_requested.cancel()
+        started = time.monotonic()
+        # the grace period: active jobs finish, unless time runs out or a second signal comes
+        force = asyncio.ensure_future(forced.wait())
+        await asyncio.wait([everything, force], timeout=grace,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if not everything.done():
+            released = []
+            for worker in workers:
+                released += await worker.release_active()
+            logger.warning("gave %d unfinished job(s) back to wait after %.1f s: %s",
+                           len(released), time.monotonic() - started, ", ".join(released))
+            await asyncio.wait([everything], timeout=10)
+        force.cancel()
+        logger.info("stopped")
