@@ -20,7 +20,7 @@ Pages (Django's test ``Client`` in this process, a logged-in staff superuser,
 DEBUG off): server time per request, median and p95 of ``--requests`` after
 ``--warmup``, with the Redis commands run meanwhile (those inside Lua scripts
 included) and their time in Redis, from INFO commandstats. Queue discovery
-(SCAN over the whole keyspace) is cached for 5 s by ``dashboard/queues.py``:
+(SCAN over the whole keyspace) is done once per process by ``queuecore/discovery.py``:
 the overview is timed cold (cache cleared before each request) and warm (cache
 refreshed, untimed, before it would expire), and discovery itself is timed
 beside two variants to show what a fix would gain. Every page over the target
@@ -339,7 +339,9 @@ class Pages:
         from dashboard.conf import dashboard_settings
 
         self.args, self.r, self.prefix = args, r, prefix
-        self.dq, self.conf = dq, dashboard_settings()
+        from queuecore import discovery
+
+        self.dq, self.found, self.conf = dq, discovery, dashboard_settings()
         self.client = Client()
         self.client.force_login(user)
         self.results: dict[str, dict[str, Any]] = {}
@@ -357,9 +359,9 @@ class Pages:
     def fresh_discovery(self) -> None:
         """Refresh the discovery cache (untimed) unless it has over 2 s to live."""
         key = (self.conf.redis_url, self.conf.prefix)
-        hit = self.dq._discovered.get(key)
-        if hit is None or time.monotonic() - hit[0] > self.dq.DISCOVERY_TTL_S - 2.0:
-            self.dq.forget_discovered()
+        hit = self.found._discovered.get(key)
+        if hit is None or time.monotonic() - hit[0] > self.found.DISCOVERY_TTL_S - 2.0:
+            self.found.forget_discovered()
             self.dq.visible_queues(self.conf)
 
     def measure(self, label: str, url: str, n: int, warmup: int,
@@ -396,7 +398,7 @@ class Pages:
         job_id = str(self.args.n_big // 2)
         return {
             "overview (cold: discovery)": (reverse("dashboard:overview"),
-                                           self.dq.forget_discovered),
+                                           self.found.forget_discovered),
             "overview (warm)": (reverse("dashboard:overview"), self.fresh_discovery),
             "big queue, latest tab": (queue, nothing),
             "big queue, completed p1": (queue + "?state=completed&page=1", nothing),
@@ -425,8 +427,8 @@ class Pages:
         prefix = self.conf.prefix
 
         def current() -> list[str]:
-            self.dq.forget_discovered()
-            return self.dq.discover(conn, prefix)
+            self.found.forget_discovered()
+            return self.found.discover(conn, prefix)
 
         variants = {"discover(): one SCAN pass, COUNT 5000 (a process's first call)": current}
         out: dict[str, Any] = {"keys": self.r.dbsize()}
@@ -447,7 +449,7 @@ class Pages:
             say(f"  {label:44} {out[label]['median_ms']:8.1f} ms "
                 f"({out[label]['redis_server_ms']:.1f} ms in Redis), "
                 f"{out[label]['scan_calls']:.0f} SCAN calls, {len(names)} queues")
-        self.dq.forget_discovered()
+        self.found.forget_discovered()
         return out
 
     def profile(self) -> None:
@@ -671,9 +673,9 @@ async def run_ws(args: argparse.Namespace, url: str, prefix: str, user: Any,
     for kind, name in (("queue", LIVE_QUEUE), ("overview", LIVE_OVERVIEW)):
         say(f"  filling {name} with {args.ws_jobs:,} waiting jobs")
         fill_s = await fill_waiting(url, prefix, name, args.ws_jobs)
-        from dashboard import queues as dq
+        from queuecore import discovery
 
-        dq.forget_discovered()  # the overview should know the new queue
+        discovery.forget_discovered()  # the overview should know the new queue
         say(f"  ({fill_s:.1f} s) websocket {kind}: worker running {args.ws_jobs:,} jobs")
         try:
             figures = await measure_ws(kind, name, url, prefix, user, args.ws_jobs, work)

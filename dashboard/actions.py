@@ -9,10 +9,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from queuecore import Job, Queue
+from queuecore.discovery import forget_discovered
 from queuecore.errors import InvalidOptionError, SerializationError
 
 from .models import AuditEntry
-from .queues import forget_discovered
 
 CLEAN_STATES = ("completed", "failed", "delayed", "wait", "prioritized")
 

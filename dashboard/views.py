@@ -15,13 +15,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from queuecore import Job, Queue
+from queuecore.discovery import remember
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
 from . import actions, flows, presenters
 from .access import OPERATE, gate, may_operate
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
-from .queues import STATES, get_queue, remember, server_info, summarize, visible_queues
+from .queues import STATES, get_queue, server_info, summarize, visible_queues
 
 QUEUE_STATES = [s for s in STATES if s != "latest"]
 T = TypeVar("T")

@@ -37,6 +37,7 @@ from .errors import (
 from .job import Job, now_ms
 from .options import encode_json, keep_jobs
 from .queue import Queue, worker_client_name
+from .sandbox import SandboxPool, path_of
 
 logger = logging.getLogger("queuecore.worker")
 
@@ -128,10 +129,21 @@ class Worker:
         remove_on_complete: Any = None,
         remove_on_fail: Any = None,
         stack_trace_limit: int = 10,
+        sandboxed: bool = False,
+        processes: int | None = None,
+        timeout: float | None = None,
         autorun: bool = False,
     ) -> None:
-        if not callable(processor):
-            raise InvalidOptionError("processor must be a function taking the job")
+        if sandboxed:
+            # run in `processes` child processes (default: concurrency), one job each
+            try:
+                spec = path_of(processor)
+            except ValueError as exc:
+                raise InvalidOptionError(str(exc)) from None
+            concurrency = processes or concurrency
+        elif not callable(processor):
+            raise InvalidOptionError("processor must be a function taking the job, or its "
+                                     "dotted path with sandboxed=True")
         for label, value, low in (("concurrency", concurrency, 1),
                                   ("lock_duration", lock_duration, 1),
                                   ("stalled_interval", stalled_interval, 1),
@@ -149,6 +161,10 @@ class Worker:
         self.queue.on_progress = self._progress
         self.keys = self.queue.keys
         self.name = name
+        self.pool: SandboxPool | None = None
+        if sandboxed:
+            self.pool = SandboxPool(spec, concurrency, self.connection.url, prefix, timeout)
+            processor = self.pool.run
         self.processor = processor
         self.is_async = inspect.iscoroutinefunction(processor)
         self.concurrency = concurrency
@@ -269,6 +285,8 @@ class Worker:
         self._blocking = self.connection.new_async_client(
             client_name=worker_client_name(self.keys.prefix, self.queue.name, self.name),
             socket_timeout=None)
+        if self.pool is not None:
+            await self.pool.start()
         timers = [asyncio.ensure_future(self._every(self.lock_renew_time / 2000,
                                                     self._renew_locks)),
                   asyncio.ensure_future(self._every(self.stalled_interval / 1000,
@@ -515,7 +533,7 @@ class Worker:
     def _failed(self, job: Job, exc: BaseException) -> scripts.Outcome:
         reason = str(exc) or type(exc).__name__
         limit = _int_option(job.opts.get("stack_trace_limit"), self.stack_trace_limit)
-        trace = "".join(traceback.format_exception(exc))
+        trace = getattr(exc, "child_traceback", "") or "".join(traceback.format_exception(exc))
         stack = [*job.stacktrace, trace][-limit:] if limit else []
         stacktrace = encode_json(stack, "stacktrace")
         attempts = _int_option(job.opts.get("attempts"), 0)
@@ -598,6 +616,8 @@ class Worker:
             await client.aclose()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
+        if self.pool is not None:
+            await self.pool.stop()
         self._emit("closed")
 
     def __enter__(self) -> Worker:

@@ -134,3 +134,14 @@ def test_unknown_queue_and_bad_limiter_are_refused(runworker: Any) -> None:
     proc = runworker("--limiter", "ten")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "--limiter takes MAX/DURATION_MS" in err
+
+
+def test_sandboxed_processes(runworker: Any, redis_url: str, names: dict[str, str]) -> None:
+    queue = Queue(names["RW_FAST"], connection=redis_url)
+    jobs = [queue.add("echo", {"n": n}) for n in range(4)]
+    proc = runworker(names["RW_FAST"], "--sandboxed", "--processes", "2", "--max-jobs", "4")
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert [queue.get_job(j.id).returnvalue for j in jobs] == [  # type: ignore[union-attr]
+        {"echo": {"n": n}} for n in range(4)]
+    queue.obliterate(force=True)

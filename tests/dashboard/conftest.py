@@ -10,8 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from dashboard import queues as dashboard_queues
-from queuecore import Queue
+from queuecore import Queue, discovery
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +19,7 @@ def dashboard_settings(settings: Any, redis_url: str, queue_name: str,
     monkeypatch.setenv("QUEUECORE_REDIS_URL", redis_url)
     settings.QUEUECORE = {"REDIS_URL": redis_url, "PREFIX": "bull"}
     settings.QUEUECORE_DASHBOARD = {"QUEUES": [queue_name], "PAGE_SIZE": 5, "READ_ONLY": False}
-    dashboard_queues.forget_discovered()
+    discovery.forget_discovered()
     yield settings
 
 

@@ -259,8 +259,8 @@ def test_action_returns_to_the_tab_it_came_from(operator: Client, queue: Queue) 
 
 def test_discovery_serves_the_last_list_and_refreshes_in_the_background(
         redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dashboard import queues as found
     from queuecore import Connection
+    from queuecore import discovery as found
 
     conn = Connection(redis_url)
     prefix = "disc-test"

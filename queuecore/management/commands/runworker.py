@@ -58,6 +58,13 @@ class Command(BaseCommand):
                             "queue with a processor)")
         parser.add_argument("--concurrency", type=int, help="jobs at a time, per queue")
         parser.add_argument("--limiter", help="at most MAX jobs per DURATION_MS, e.g. 10/1000")
+        parser.add_argument("--sandboxed", action="store_true",
+                            help="run processors in child processes (CPU-bound jobs)")
+        parser.add_argument("--processes", type=int, default=0,
+                            help="child processes per queue with --sandboxed "
+                                 "(default: the concurrency)")
+        parser.add_argument("--timeout", type=float, default=0,
+                            help="with --sandboxed: kill a job's process after this many s")
         parser.add_argument("--log-level", default="INFO",
                             choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         parser.add_argument("--log-format", default="text", choices=["text", "json"])
@@ -75,7 +82,10 @@ class Command(BaseCommand):
             raise CommandError("no queue has a processor: register one with @processor in an "
                                "app's jobs.py, or set QUEUECORE['QUEUES'][name]['processor']")
         limiter = parse_limiter(options["limiter"]) if options["limiter"] else None
-        workers = [self.make_worker(name, options["concurrency"], limiter) for name in names]
+        sandbox = {"sandboxed": True, "processes": options["processes"] or None,
+                   "timeout": options["timeout"] or None} if options["sandboxed"] else {}
+        workers = [self.make_worker(name, options["concurrency"], limiter, sandbox)
+                   for name in names]
         asyncio.run(self.run(workers, options["max_jobs"], options["max_time"],
                              options["grace"]))
 
@@ -89,8 +99,11 @@ class Command(BaseCommand):
         root.propagate = False
 
     def make_worker(self, name: str, concurrency: int | None,
-                    limiter: dict[str, int] | None) -> Worker:
-        processor = queue_processor(name)
+                    limiter: dict[str, int] | None, sandbox: dict[str, Any]) -> Worker:
+        processor: Any = queue_processor(name)
+        if processor is not None and sandbox:
+            # children find it again by name: the settings' path, or the registry's
+            processor = load().queues.get(name, {}).get("processor") or f"queuecore:{name}"
         if processor is None:
             raise CommandError(f"queue {name!r} has no processor (known: "
                                f"{', '.join(configured_queues()) or 'none'})")
@@ -101,7 +114,7 @@ class Command(BaseCommand):
         if limiter:
             opts["limiter"] = limiter
         worker = Worker(name, processor, connection(conf.redis_url), prefix=conf.prefix,
-                        name=f"{socket.gethostname()}:{os.getpid()}", **opts)
+                        name=f"{socket.gethostname()}:{os.getpid()}", **opts, **sandbox)
         self.log_jobs(worker)
         return worker
 
