@@ -54,6 +54,15 @@ def _client_list(reply: Any) -> list[dict[str, str]]:
     return list(reply)
 
 
+def _worker_details(worker_name: str) -> dict[str, Any]:
+    """runworker names its workers ``<host>:<pid>:<concurrency>``: read them back."""
+    parts = worker_name.split(":")
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return {"worker": worker_name, "host": parts[0], "pid": int(parts[1]),
+                "concurrency": int(parts[2])}
+    return {"worker": worker_name} if worker_name else {}
+
+
 def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = None) -> str:
     """The CLIENT SETNAME of a worker's blocking connection, as Node BullMQ names it."""
     b64 = base64.b64encode(queue_name.encode()).decode()
@@ -207,7 +216,7 @@ class Queue:
 
     is_paused, ais_paused = twin(_is_paused)
 
-    def _get_workers(self) -> Op[list[dict[str, str]]]:
+    def _get_workers(self) -> Op[list[dict[str, Any]]]:
         """Live workers of this queue, from CLIENT LIST: Node BullMQ, Python
         bullmq and queuecore workers alike."""
         listing = yield Call(("CLIENT LIST",))
@@ -217,10 +226,15 @@ class Queue:
             listing = _client_list(listing)
         names = {worker_client_name(self.prefix, self.name), f"{self.prefix}:{self.name}"}
         workers = []
+        now = now_ms()
         for client in listing:
             raw = client.get("name", "")
             if raw in names or any(raw.startswith(n + ":w:") for n in names):
-                workers.append({**client, "name": self.name, "rawname": raw})
+                worker: dict[str, Any] = {**client, "name": self.name, "rawname": raw}
+                worker.update(_worker_details(raw.partition(":w:")[2]))
+                if str(client.get("age", "")).isdigit():
+                    worker["started_at"] = now - int(client["age"]) * 1000
+                workers.append(worker)
         return workers
 
     get_workers, aget_workers = twin(_get_workers)

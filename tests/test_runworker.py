@@ -77,7 +77,10 @@ def test_registers_itself_for_get_workers(runworker: Any, redis_url: str,
     queue = Queue(names["RW_SLOW"], connection=redis_url)
     proc = runworker(names["RW_SLOW"], "--max-time", "3")
     workers = wait_for(lambda: queue.get_workers(), 15, what="the worker to register")
-    assert workers[0]["rawname"].endswith(f":w:{os.uname().nodename}:{proc.pid}")
+    assert workers[0]["rawname"].endswith(f":w:{os.uname().nodename}:{proc.pid}:1")
+    assert (workers[0]["host"], workers[0]["pid"], workers[0]["concurrency"]) == (
+        os.uname().nodename, proc.pid, 1)
+    assert abs(workers[0]["started_at"] - time.time() * 1000) < 60_000
     proc.communicate(timeout=30)
     assert proc.returncode == 0
 

@@ -113,8 +113,10 @@ class Command(BaseCommand):
             opts["concurrency"] = concurrency
         if limiter:
             opts["limiter"] = limiter
+        size = (sandbox.get("processes") if sandbox else None) or opts.get("concurrency", 1)
+        # the connection name says who runs it: host, pid and concurrency (get_workers)
         worker = Worker(name, processor, connection(conf.redis_url), prefix=conf.prefix,
-                        name=f"{socket.gethostname()}:{os.getpid()}", **opts, **sandbox)
+                        name=f"{socket.gethostname()}:{os.getpid()}:{size}", **opts, **sandbox)
         self.log_jobs(worker)
         return worker
 
