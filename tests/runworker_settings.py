@@ -4,7 +4,9 @@ whose names come from the environment (each test uses fresh ones)."""
 import os
 
 from config.settings import *  # noqa: F403
-from config.settings import QUEUECORE
+from config.settings import INSTALLED_APPS, QUEUECORE
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.jobs_app"]  # its jobs.py registers a processor
 
 QUEUECORE = {
     **QUEUECORE,

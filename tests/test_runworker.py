@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def names() -> dict[str, str]:
     return {"RW_FAST": f"rw-fast-{uuid.uuid4().hex[:8]}",
-            "RW_SLOW": f"rw-slow-{uuid.uuid4().hex[:8]}"}
+            "RW_SLOW": f"rw-slow-{uuid.uuid4().hex[:8]}",
+            "RW_REGISTERED": f"rw-registered-{uuid.uuid4().hex[:8]}"}
 
 
 @pytest.fixture
@@ -147,4 +148,19 @@ def test_sandboxed_processes(runworker: Any, redis_url: str, names: dict[str, st
     assert proc.returncode == 0, err
     assert [queue.get_job(j.id).returnvalue for j in jobs] == [  # type: ignore[union-attr]
         {"echo": {"n": n}} for n in range(4)]
+    queue.obliterate(force=True)
+
+
+def test_processors_in_an_apps_jobs_py_are_found(runworker: Any, redis_url: str,
+                                                 names: dict[str, str]) -> None:
+    queue = Queue(names["RW_REGISTERED"], connection=redis_url)
+    greet = queue.add("greet", {"who": "ada"})
+    stranger = queue.add("farewell", {})
+    proc = runworker("--max-jobs", "2")  # no queue named: every queue with a processor
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert queue.get_job(greet.id).returnvalue == "hello ada"  # type: ignore[union-attr]
+    failed = queue.get_job(stranger.id)
+    assert failed is not None and failed.failed_reason == (
+        f"no processor for jobs named 'farewell' in queue {queue.name!r} (known: greet)")
     queue.obliterate(force=True)
