@@ -303,11 +303,12 @@ def test_health_requires_workers_for_named_and_configured_queues(cli: Cli) -> No
         cli("health", "lonely", "--require-workers"))
     fast, slow = cli.configured["RW_FAST"], cli.configured["RW_SLOW"]
     error = refused(cli("health", "--require-workers"))
-    assert f"no live worker for queues {min(fast, slow)}, {max(fast, slow)}" in error
+    # every queue with a processor: the two in settings (and one from a jobs.py)
+    assert "no live worker for queues " in error and fast in error and slow in error
 
     queue = cli.queue(fast)
     with running_worker(fast, process, cli.redis_url, prefix=cli.prefix, drain_delay=0.2):
         wait_for(queue.get_workers, 15, what="the worker to register")
         assert ok(cli("health", fast, "--require-workers")).strip() == "ok"
         error = refused(cli("health", "--require-workers"))
-        assert f"no live worker for queue {slow}" in error and fast not in error
+        assert "no live worker for queue" in error and slow in error and fast not in error
