@@ -70,7 +70,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from processes import LIVE, stop_process
+from processes import LIVE, Timeout, bound, stop_process
 from processes import stop_all as stop_processes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,10 +132,6 @@ return last - first + 1
 def say(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-class Timeout(Exception):
-    """The whole benchmark ran longer than --timeout."""
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -839,16 +835,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def on_alarm(*_: object) -> None:
-        raise Timeout(f"benchmark still running after {args.timeout:.0f} s")
-
-    def on_term(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(int(args.timeout))
+    bound(args.timeout)
     server: EmbeddedRedis | None = None
     r: redis.Redis | None = None
     prefix = args.prefix or ("bull" if not args.redis_url else f"bdash{uuid.uuid4().hex[:6]}")

@@ -65,7 +65,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from processes import LIVE, stop_all, stop_process
+from processes import LIVE, Timeout, bound, stop_all, stop_process
 
 import queuecore
 from queuecore.embedded import EmbeddedRedis
@@ -108,10 +108,6 @@ def payload(i: int) -> dict[str, Any]:
 def say(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-class Timeout(Exception):
-    """The whole benchmark ran longer than --timeout."""
 
 
 # -- subprocesses -------------------------------------------------------------------------
@@ -837,16 +833,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def on_alarm(*_: object) -> None:
-        raise Timeout(f"benchmark still running after {args.timeout:.0f} s")
-
-    def on_term(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(int(args.timeout))
+    bound(args.timeout)
     server: EmbeddedRedis | None = None
     with tempfile.TemporaryDirectory(prefix="qc-bench-") as tmp:
         work = Path(tmp)
