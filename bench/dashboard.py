@@ -72,6 +72,7 @@ import redis
 import redis.asyncio
 from processes import LIVE, Timeout, bound, stop_process
 from processes import stop_all as stop_processes
+from tables import render_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = Path(__file__).resolve().parent
@@ -144,17 +145,6 @@ def spread(values: list[float]) -> dict[str, Any]:
         return {"n": 0}
     return {"n": len(values), "median": statistics.median(values),
             "p95": percentile(values, 0.95), "min": min(values), "max": max(values)}
-
-
-def render_table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = [" | ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                        for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
-    lines.append("-+-".join("-" * w for w in widths))
-    for row in rows:
-        lines.append(" | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-    return "\n".join(lines)
 
 
 # -- processes ----------------------------------------------------------------------------

@@ -66,6 +66,7 @@ from typing import Any
 import redis
 import redis.asyncio
 from processes import LIVE, Timeout, bound, stop_all, stop_process
+from tables import render_table
 
 import queuecore
 from queuecore.embedded import EmbeddedRedis
@@ -693,17 +694,6 @@ def summarise(values: list[Any]) -> Any:
 def median_of(summary: dict[str, Any], metric: str) -> float | None:
     entry = summary.get(metric)
     return entry["median"] if isinstance(entry, dict) else None
-
-
-def render_table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = [" | ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                        for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
-    lines.append("-+-".join("-" * w for w in widths))
-    for row in rows:
-        lines.append(" | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-    return "\n".join(lines)
 
 
 def report(bench: Bench, meta: dict[str, Any]) -> dict[str, Any]:

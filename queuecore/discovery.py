@@ -4,14 +4,13 @@ queuecore)."""
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 import time
 from typing import Any
 
 from .connection import Call, Connection
-from .queue import _client_list
+from .queue import client_list, worker_client_bases
 
 DISCOVERY_TTL_S = 30.0
 
@@ -102,18 +101,11 @@ def count_workers(conn: Connection, prefix: str, names: list[str]) -> dict[str, 
         listing = conn.run(_call(("CLIENT LIST",)))
     except Exception:  # some hosted Redis forbid CLIENT: no worker counts then
         return {}
-    clients = [c for node in listing.values() for c in _client_list(node)] \
-        if isinstance(listing, dict) else _client_list(listing)
-    by_client_name: dict[str, str] = {}
-    for name in names:
-        b64 = base64.b64encode(name.encode()).decode()
-        by_client_name[f"{prefix}:{b64}"] = name
-        by_client_name[f"{prefix}:{name}"] = name
+    by_client_name = {base: name for name in names
+                      for base in worker_client_bases(prefix, name)}
     found: dict[str, int] = {}
-    for client in clients:
-        raw = client.get("name", "")
-        base = raw.split(":w:", 1)[0]
-        queue = by_client_name.get(base)
+    for client in client_list(listing):
+        queue = by_client_name.get(client.get("name", "").partition(":w:")[0])
         if queue is not None:
             found[queue] = found.get(queue, 0) + 1
     return found

@@ -46,8 +46,11 @@ def _states(states: str | Iterable[str] | None, default: Sequence[str]) -> list[
     return list(states)
 
 
-def _client_list(reply: Any) -> list[dict[str, str]]:
-    """CLIENT LIST as dicts, whether redis-py parsed it or not."""
+def client_list(reply: Any) -> list[dict[str, str]]:
+    """CLIENT LIST as dicts, whether redis-py parsed it or not, from one node or
+    (a cluster) from each."""
+    if isinstance(reply, dict):
+        return [c for node in reply.values() for c in client_list(node)]
     if isinstance(reply, str):
         return [dict(field.split("=", 1) for field in line.split(" ") if "=" in field)
                 for line in reply.splitlines() if line]
@@ -61,6 +64,12 @@ def _worker_details(worker_name: str) -> dict[str, Any]:
         return {"worker": worker_name, "host": parts[0], "pid": int(parts[1]),
                 "concurrency": int(parts[2])}
     return {"worker": worker_name} if worker_name else {}
+
+
+def worker_client_bases(prefix: str, queue_name: str) -> tuple[str, str]:
+    """What a queue's worker connections are named (before any ``:w:<worker>``):
+    Node BullMQ's and queuecore's form (base64), and Python bullmq's (plain)."""
+    return worker_client_name(prefix, queue_name), f"{prefix}:{queue_name}"
 
 
 def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = None) -> str:
@@ -219,17 +228,13 @@ class Queue:
     def _get_workers(self) -> Op[list[dict[str, Any]]]:
         """Live workers of this queue, from CLIENT LIST: Node BullMQ, Python
         bullmq and queuecore workers alike."""
-        listing = yield Call(("CLIENT LIST",))
-        if isinstance(listing, dict):  # cluster: one listing per node
-            listing = [c for node in listing.values() for c in _client_list(node)]
-        else:
-            listing = _client_list(listing)
-        names = {worker_client_name(self.prefix, self.name), f"{self.prefix}:{self.name}"}
+        listing = client_list((yield Call(("CLIENT LIST",))))
+        bases = worker_client_bases(self.prefix, self.name)
         workers = []
         now = now_ms()
         for client in listing:
             raw = client.get("name", "")
-            if raw in names or any(raw.startswith(n + ":w:") for n in names):
+            if raw.partition(":w:")[0] in bases:
                 worker: dict[str, Any] = {**client, "name": self.name, "rawname": raw}
                 worker.update(_worker_details(raw.partition(":w:")[2]))
                 if str(client.get("age", "")).isdigit():
