@@ -17,6 +17,7 @@ from .errors import (
     UnrecoverableError,
 )
 from .events import QueueEvents
+from .flow import FlowProducer, JobNode
 from .job import Job
 from .queue import Queue
 from .registry import processor
@@ -33,10 +34,12 @@ def get_queue(name: str) -> Queue:
 __all__ = [
     "Connection",
     "ConnectionFailedError",
+    "FlowProducer",
     "InvalidOptionError",
     "InvalidQueueNameError",
     "Job",
     "JobFailedError",
+    "JobNode",
     "JobNotFoundError",
     "JobNotInStateError",
     "LockError",

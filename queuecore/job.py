@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import scripts
-from .connection import Call, Op, twin
+from .connection import Call, Op, Pipeline, twin
 from .errors import JobFailedError, JobNotFoundError, TimeoutError
 from .options import PRIORITY_LIMIT, check_int, duration_ms, encode_json, to_python
 
@@ -224,6 +224,55 @@ class Job:
         return self
 
     reload, areload = twin(_reload)
+
+    # -- flows ----------------------------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        """The job hash's key, as flows name jobs (``bull:queue:id``)."""
+        return self.queue.keys.job(self.id)
+
+    def _get_children_values(self) -> Op[dict[str, Any]]:
+        """Return values of the completed children, by child key."""
+        raw = yield Call(("HGETALL", self.key + ":processed"))
+        return {k: _json(v) for k, v in raw.items()}
+
+    get_children_values, aget_children_values = twin(_get_children_values)
+
+    def _get_ignored_children_failures(self) -> Op[dict[str, str]]:
+        """Failed reasons of children whose failure was ignored, by child key."""
+        return (yield Call(("HGETALL", self.key + ":failed")))
+
+    get_ignored_children_failures, aget_ignored_children_failures = twin(
+        _get_ignored_children_failures)
+
+    def _get_dependencies(self) -> Op[dict[str, Any]]:
+        """The children in BullMQ's four groups: ``processed`` (key -> return
+        value), ``unprocessed`` (keys still pending), ``ignored`` (key -> failed
+        reason) and ``failed`` (keys of children that failed the parent)."""
+        processed, pending, ignored, failed = yield Pipeline([
+            Call(("HGETALL", self.key + ":processed")),
+            Call(("SMEMBERS", self.key + ":dependencies")),
+            Call(("HGETALL", self.key + ":failed")),
+            Call(("ZRANGE", self.key + ":unsuccessful", 0, -1)),
+        ])
+        return {"processed": {k: _json(v) for k, v in processed.items()},
+                "unprocessed": sorted(pending), "ignored": ignored, "failed": failed}
+
+    get_dependencies, aget_dependencies = twin(_get_dependencies)
+
+    def _get_dependencies_count(self) -> Op[dict[str, int]]:
+        """How many children are in each group of ``get_dependencies``."""
+        processed, pending, ignored, failed = yield Pipeline([
+            Call(("HLEN", self.key + ":processed")),
+            Call(("SCARD", self.key + ":dependencies")),
+            Call(("HLEN", self.key + ":failed")),
+            Call(("ZCARD", self.key + ":unsuccessful")),
+        ])
+        return {"processed": processed, "unprocessed": pending, "ignored": ignored,
+                "failed": failed}
+
+    get_dependencies_count, aget_dependencies_count = twin(_get_dependencies_count)
 
     def _wait_until_finished(self, timeout: float | None = None) -> Op[Any]:
         """Block until the job completes (returns its return value) or fails

@@ -27,10 +27,22 @@ OPTION_NAMES = {
     "keep_logs": "kl",
     "timestamp": "timestamp",
     "stack_trace_limit": "stackTraceLimit",
+    "parent": "parent",
+    "fail_parent_on_failure": "fpof",
+    "continue_parent_on_failure": "cpof",
+    "ignore_dependency_on_failure": "idof",
+    "remove_dependency_on_failure": "rdof",
 }
+# A child's failure policies: at most one may be set (as in BullMQ).
+PARENT_FLAGS = ("fpof", "cpof", "idof", "rdof")
+_FLAG_NAMES = {v: k for k, v in OPTION_NAMES.items() if v in PARENT_FLAGS}
 PYTHON_NAMES = {v: k for k, v in OPTION_NAMES.items()}
 # Names BullMQ's public API uses for options stored under short names.
-PYTHON_NAMES.update({"keepLogs": "keep_logs"})
+PYTHON_NAMES.update({
+    "keepLogs": "keep_logs", "failParentOnFailure": "fail_parent_on_failure",
+    "continueParentOnFailure": "continue_parent_on_failure",
+    "ignoreDependencyOnFailure": "ignore_dependency_on_failure",
+    "removeDependencyOnFailure": "remove_dependency_on_failure"})
 
 
 def _camel_to_snake(name: str) -> str:
@@ -121,6 +133,19 @@ def _job_id(value: Any) -> str:
     return value
 
 
+def _parent(value: Any) -> dict[str, str]:
+    if (not isinstance(value, dict) or set(value) != {"id", "queue"}
+            or not all(isinstance(v, str) and v for v in value.values())):
+        raise InvalidOptionError(
+            "parent must be {'id': job id, 'queue': qualified queue name such as 'bull:orders'}, "
+            f"not {value!r}")
+    if value["queue"].count(":") < 1:
+        raise InvalidOptionError(
+            "parent['queue'] must be the qualified name '<prefix>:<queue>', "
+            f"not {value['queue']!r}")
+    return dict(value)
+
+
 def validate(options: dict[str, Any]) -> dict[str, Any]:
     """Check Python-named job options; returns them in BullMQ's names (for opts)."""
     opts: dict[str, Any] = {}
@@ -155,11 +180,22 @@ def validate(options: dict[str, Any]) -> dict[str, Any]:
             value = check_int("keep_logs", value, 1)
         elif name == "stack_trace_limit":
             value = check_int("stack_trace_limit", value, 0)
+        elif name == "parent":
+            value = _parent(value)
+        elif OPTION_NAMES[name] in PARENT_FLAGS:
+            if not isinstance(value, bool):
+                raise InvalidOptionError(f"{name} must be True or False, not {value!r}")
+            if not value:
+                continue
         elif name == "timestamp":
             if isinstance(value, datetime):
                 value = int(value.timestamp() * 1000)
             value = check_int("timestamp", value, 0)
         opts[OPTION_NAMES[name]] = value
+    flags = [f for f in PARENT_FLAGS if opts.get(f)]
+    if len(flags) > 1:
+        names = " and ".join(_FLAG_NAMES[f] for f in flags)
+        raise InvalidOptionError(f"{names} exclude each other: choose one")
     return opts
 
 

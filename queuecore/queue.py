@@ -118,24 +118,35 @@ class Queue:
             priority=stored.get("priority", 0),
             lifo=bool(stored.get("lifo")),
         )
+        parent = stored.get("parent")
+        if parent:
+            link = {"id": parent["id"], "queueKey": parent["queue"]}
+            link.update((flag, True) for flag in job_options.PARENT_FLAGS if stored.get(flag))
+            encoded.parent_key = f"{parent['queue']}:{parent['id']}"
+            encoded.parent = job_options.encode_json(link, "parent")
         return encoded, stored
+
+    def _job_from(self, job_id: str, enc: scripts.EncodedJob, stored: dict[str, Any],
+                  data: Any) -> Job:
+        # built from what is in hand (raw without data and opts: nothing to re-parse)
+        job = Job(self, job_id, {
+            "name": enc.name, "timestamp": str(enc.timestamp), "delay": str(enc.delay),
+            "priority": str(enc.priority)})
+        job.raw.update(data=enc.data, opts=enc.opts)
+        if enc.parent_key:
+            job.raw.update(parentKey=enc.parent_key, parent=enc.parent)
+            job.parent_key, job.parent = enc.parent_key, json.loads(enc.parent)
+        job.data = {} if data is None else data
+        job.opts = job_options.to_python(stored)
+        return job
 
     def _add_encoded(self, batch: list[tuple[scripts.EncodedJob, dict[str, Any], Any]]
                      ) -> Op[list[Job]]:
         encoded = [e for e, _, _ in batch]
         reply = yield scripts.add_jobs(self.keys, encoded)
         ids = scripts.check_added(reply, encoded)
-        jobs = []
-        for job_id, (enc, stored, data) in zip(ids, batch, strict=True):
-            # built from what is in hand (raw without data and opts: nothing to re-parse)
-            job = Job(self, job_id, {
-                "name": enc.name, "timestamp": str(enc.timestamp), "delay": str(enc.delay),
-                "priority": str(enc.priority)})
-            job.raw.update(data=enc.data, opts=enc.opts)
-            job.data = {} if data is None else data
-            job.opts = job_options.to_python(stored)
-            jobs.append(job)
-        return jobs
+        return [self._job_from(job_id, enc, stored, data)
+                for job_id, (enc, stored, data) in zip(ids, batch, strict=True)]
 
     def _add(self, name: str, data: Any = None, **options: Any) -> Op[Job]:
         """Add a job; ``options`` are job options in Python names (``delay=5000``,
@@ -330,7 +341,7 @@ class Queue:
 
     def _remove(self, job_id: str) -> Op[bool]:
         """Remove a job; False when a worker holds its lock."""
-        code = yield scripts.remove_job(self.keys, str(job_id))
+        code = yield scripts.remove_job(self.keys, str(job_id), now_ms())
         if code == -1:
             return False
         scripts.raise_for_code(code, "remove", str(job_id))

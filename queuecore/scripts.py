@@ -28,18 +28,33 @@ class EncodedJob:
     priority: int = 0
     lifo: bool = False
     parent_key: str = ""
-    parent: str = ""
-    parent_deps_key: str = ""
+    parent: str = ""  # the `parent` field: JSON with id, queueKey and a failure flag
+    waiting_children: bool = False  # a flow parent: waits for its children
+    queue_base: str = ""  # another queue's key prefix (flows); "" for the caller's
+
+    def packed(self, queue_index: int) -> dict[str, Any]:
+        job: dict[str, Any] = {
+            "q": queue_index, "id": self.job_id, "name": self.name, "ts": self.timestamp,
+            "data": self.data, "opts": self.opts, "delay": self.delay,
+            "priority": self.priority, "lifo": self.lifo}
+        if self.parent_key:
+            job.update(pk=self.parent_key, pj=self.parent,
+                       pdk=self.parent_key + ":dependencies")
+        if self.waiting_children:
+            job["wc"] = True
+        return job
 
 
 def add_jobs(keys: QueueKeys, jobs: Sequence[EncodedJob]) -> Eval:
-    args: list[Any] = [keys.base]
-    for j in jobs:
-        args += [j.job_id, j.name, j.timestamp, j.data, j.opts, j.delay, j.priority,
-                 "1" if j.lifo else "0", j.parent_key, j.parent, j.parent_deps_key]
-    return Eval("add_job", [keys[s] for s in (
-        "wait", "meta", "id", "delayed", "prioritized", "pc", "events", "marker", "active",
-    )], args)
+    """One add_job call for jobs of this queue and, for flows, of others."""
+    bases = [keys.base]
+    packed = []
+    for job in jobs:
+        base = job.queue_base or keys.base
+        if base not in bases:
+            bases.append(base)
+        packed.append(job.packed(bases.index(base) + 1))
+    return Eval("add_job", bases, [msgpack.packb(packed)])
 
 
 def check_added(reply: list[Any], jobs: Sequence[EncodedJob]) -> list[str]:
@@ -191,9 +206,9 @@ def is_finished(keys: QueueKeys, job_id: str) -> Eval:
     return Eval("is_finished", [keys["completed"], keys["failed"], keys.job(job_id)], [job_id])
 
 
-def remove_job(keys: QueueKeys, job_id: str) -> Eval:
+def remove_job(keys: QueueKeys, job_id: str, now: int) -> Eval:
     return Eval("remove_job", [keys.job(job_id), keys["events"], keys["meta"]],
-                [keys.base, job_id])
+                [keys.base, job_id, now])
 
 
 def promote(keys: QueueKeys, job_id: str) -> Eval:

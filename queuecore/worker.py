@@ -422,7 +422,12 @@ class Worker:
             raise
         fetched = scripts.parse_fetched(reply, start, self._args, with_codes=True)
         for code, (outcome, job, result) in zip(fetched.codes, batch, strict=True):
-            if code < 0:
+            if code in (-4, -9) and outcome.kind == "c":
+                # a flow parent whose children are not all done: it fails instead
+                # (still active and locked), as in BullMQ; failed children are final
+                err = scripts.script_error(code, "move_to_finished", job.id, "active")
+                self._settle(job, None, UnrecoverableError(str(err)) if code == -9 else err)
+            elif code < 0:
                 err = scripts.script_error(code, "move_to_finished", job.id, "active")
                 self._emit("error", err)
                 logger.warning("worker %s: job %s could not be finished: %s",

@@ -14,9 +14,14 @@
         delay (ms), lifo (0/1)
   Returns: {codes, rate limit ttl, next delayed due, jobId1, jobHash1, ...}
     codes has one entry per finished job: 0 done, -1 job missing, -2 lock
-    missing, -3 job not in active, -6 lock held by another token.
+    missing, -3 job not in active, -4 completing a parent with pending
+    children, -6 lock held by another token, -9 completing a parent with
+    failed children (-4 and -9 leave the job active and locked).
+  Flows: a child's final outcome updates its parent (includes/update_parent),
+         which may release the parent in its own queue.
   Events: completed, failed, retries-exhausted, waiting, delayed, drained,
-          then those of move_to_active.
+          then those of move_to_active; a released parent's waiting or
+          delayed in its queue's stream.
 ]]
 local rcall = redis.call
 --- @include "worker_keys"
@@ -32,6 +37,8 @@ local rcall = redis.call
 --- @include "release_lock"
 --- @include "remove_job_keys"
 --- @include "remove_old_finished"
+--- @include "update_parent"
+--- @include "remove_job_and_links"
 
 local k = workerKeys()
 local w = workerArgs()
@@ -47,6 +54,10 @@ for _, o in ipairs(outcomes) do
   local code = 0
   if rcall("EXISTS", jobKey) == 0 then
     code = -1
+  elseif kind == "c" and rcall("SCARD", jobKey .. ":dependencies") > 0 then
+    code = -4
+  elseif kind == "c" and rcall("ZCARD", jobKey .. ":unsuccessful") > 0 then
+    code = -9
   else
     code = releaseLock(jobKey, jobId, token, k.stalled)
   end
@@ -68,8 +79,16 @@ for _, o in ipairs(outcomes) do
       local keepCount, keepAge = o[6], o[7] >= 0 and o[7] or nil
       local target = kind == "c" and KEYS[11] or KEYS[12]
       local field = kind == "c" and "returnvalue" or "failedReason"
+      local parentKey, parent = jobParent(jobKey)
+      if parent and rcall("EXISTS", parentKey) == 1 then
+        if kind == "c" then
+          childCompleted(jobKey, parentKey, parent, value, now)
+        else
+          childFailed(jobKey, parentKey, parent, value, now)
+        end
+      end
       if keepCount == 0 then
-        removeJobKeys(jobKey)
+        removeJobAndLinks(w.prefix, jobId, jobKey)
       else
         rcall("ZADD", target, now, jobId)
         rcall("HSET", jobKey, field, value, "finishedOn", now)

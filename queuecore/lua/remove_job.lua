@@ -1,11 +1,15 @@
 --[[
-  Remove one job from whatever state it is in, with its keys.
+  Remove one job from whatever state it is in, with its keys and, as BullMQ's
+  removeJob does, its children (pending, processed and failed, recursively,
+  in whatever queue they are). A removed child that was its parent's last
+  pending dependency releases the parent.
 
   KEYS: 1 job hash, 2 events, 3 meta
-  ARGV: 1 queue key prefix, 2 job id
-  Returns: 1 removed, 0 the job is locked (being processed), -1 no such job,
-           -8 it is the pending iteration of a job scheduler.
-  Events: removed (prev = the state it was in)
+  ARGV: 1 queue key prefix, 2 job id, 3 now (ms)
+  Returns: 1 removed, 0 the job or one of its pending children is locked
+           (being processed), -1 no such job, -8 it is the pending iteration
+           of a job scheduler.
+  Events: removed (prev = the state it was in), in each removed job's queue
 ]]
 local rcall = redis.call
 --- @include "get_max_events"
@@ -13,18 +17,51 @@ local rcall = redis.call
 --- @include "is_scheduler_iteration"
 --- @include "remove_job_and_links"
 
-local prefix, jobId, jobKey = ARGV[1], ARGV[2], KEYS[1]
+local prefix, jobId, jobKey, now = ARGV[1], ARGV[2], KEYS[1], tonumber(ARGV[3])
+
+local function isLocked(key)
+  if rcall("EXISTS", key .. ":lock") == 1 then
+    return true
+  end
+  for _, childKey in ipairs(rcall("SMEMBERS", key .. ":dependencies")) do
+    if isLocked(childKey) then
+      return true
+    end
+  end
+  return false
+end
+
+local function removeTree(base, id, key)
+  local children = rcall("SMEMBERS", key .. ":dependencies")
+  for _, group in ipairs({rcall("HKEYS", key .. ":processed"), rcall("HKEYS", key .. ":failed"),
+      rcall("ZRANGE", key .. ":unsuccessful", 0, -1)}) do
+    for _, childKey in ipairs(group) do
+      children[#children + 1] = childKey
+    end
+  end
+  for _, childKey in ipairs(children) do
+    -- a child key is "<its queue prefix><id>": ids of flow nodes hold no ":"
+    local childId = string.match(childKey, ".*:(.*)")
+    if childId and rcall("EXISTS", childKey) == 1 then
+      removeTree(string.sub(childKey, 1, #childKey - #childId), childId, childKey)
+    end
+  end
+  local prev = removeJobFromAnyState(base, id)
+  removeDeduplicationKey(base, key, id)
+  removeJobKeys(key)
+  rcall("XADD", base .. "events", "MAXLEN", "~", getMaxEvents(base .. "meta"), "*",
+    "event", "removed", "jobId", id, "prev", prev)
+end
+
 if rcall("EXISTS", jobKey) == 0 then
   return -1
 end
 if isSchedulerIteration(prefix, jobId, jobKey) then
   return -8
 end
-if rcall("EXISTS", jobKey .. ":lock") == 1 then
+if isLocked(jobKey) then
   return 0
 end
-local prev = removeJobFromAnyState(prefix, jobId)
-removeJobAndLinks(prefix, jobId, jobKey)
-rcall("XADD", KEYS[2], "MAXLEN", "~", getMaxEvents(KEYS[3]), "*", "event", "removed",
-  "jobId", jobId, "prev", prev)
+unlinkFromParent(jobKey, now)
+removeTree(prefix, jobId, jobKey)
 return 1
