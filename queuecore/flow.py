@@ -191,3 +191,15 @@ class FlowProducer:
 
     async def aclose(self) -> None:
         await self.connection.aclose()
+
+    def __enter__(self) -> FlowProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> FlowProducer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

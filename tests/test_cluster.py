@@ -382,3 +382,34 @@ def test_wait_until_finished(cluster: LocalCluster, rc: redis.RedisCluster, cq: 
         with pytest.raises(JobFailedError, match="nope"):
             bad.wait_until_finished(timeout=15)
     assert_one_slot(cluster, rc, name)
+
+
+def test_flow_across_queues_sharing_the_hash_tag(cluster: LocalCluster, name: str,
+                                                 rc: redis.RedisCluster) -> None:
+    from queuecore import FlowProducer
+
+    with FlowProducer(cluster.url, prefix=PREFIX) as flows:
+        tree = flows.add({"name": "order", "queue_name": f"{name}-orders", "children": [
+            {"name": "pay", "queue_name": f"{name}-payments"},
+            {"name": "ship", "queue_name": f"{name}-shipping"}]})
+    queues = [Queue(f"{name}-{q}", connection=cluster.url, prefix=PREFIX)
+              for q in ("orders", "payments", "shipping")]
+    try:
+        with running_worker(f"{name}-payments", lambda job: "paid", connection=cluster.url,
+                            prefix=PREFIX), \
+                running_worker(f"{name}-shipping", lambda job: "sent", connection=cluster.url,
+                               prefix=PREFIX), \
+                running_worker(f"{name}-orders", lambda job: job.get_children_values(),
+                               connection=cluster.url, prefix=PREFIX):
+            wait_for(lambda: queues[0].get_job_counts("completed")["completed"] == 1)
+        parent = queues[0].get_job(tree.job.id)
+        assert parent is not None
+        assert sorted(parent.returnvalue.values()) == ["paid", "sent"]
+        # every key of the three queues is in one slot: the prefix's hash tag
+        slots = {rc.keyslot(k) for k in rc.scan_iter(match=f"{PREFIX}:{name}-*", count=1000,
+                                                        target_nodes=redis.RedisCluster.ALL_NODES)}
+        assert len(slots) == 1
+    finally:
+        for q in queues:
+            q.obliterate(force=True)
+            q.close()

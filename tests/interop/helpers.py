@@ -60,6 +60,19 @@ class NodeQueue:
         return result
 
 
+def node_flow(redis_url: str, op: str, timeout: float = 20.0, **params: Any) -> Any:
+    """One FlowProducer operation in Node BullMQ (node/flow.js)."""
+    assert NODE is not None
+    proc = subprocess.run(
+        [NODE, str(NODE_DIR / "flow.js"), redis_url, "-", json.dumps({"op": op, **params})],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_env(timeout),
+        check=False)
+    if proc.returncode != 0:
+        raise NodeError(proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else
+                        f"flow.js exited with {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 class NodeProcess:
     """A long-running Node script that prints JSON lines (worker.js, events.js)."""
 
@@ -190,6 +203,8 @@ def queuecore_processor(release: threading.Event) -> Callable[[Job], Any]:
         if mode == "log":
             for line in data.get("lines", []):
                 job.log(line)
+        if mode == "children":
+            return {"children": job.get_children_values(), "by": "queuecore"}
         return {"echo": data, "by": "queuecore", "attemptsMade": job.attempts_made}
 
     return processor

@@ -7,6 +7,7 @@
 //   block           wait until "release" arrives on stdin, then echo
 //   progress        report every value of data.progress, then echo
 //   log             write every line of data.lines to the job log, then echo
+//   children        return the children's values (a flow parent)
 // Prints JSON lines: {"event": "ready"}, then active / completed / failed.
 // Stdin commands: "release" (let blocked jobs finish), "close" (close, exit).
 //   node worker.js <redis url> <queue name> '{"concurrency": 1, ...worker options}'
@@ -45,6 +46,9 @@ async function processor(job) {
     for (const line of data.lines || []) {
       await job.log(line);
     }
+  }
+  if (mode === 'children') {
+    return { children: await job.getChildrenValues(), by: 'node' };
   }
   return { echo: data, by: 'node', attemptsMade: job.attemptsMade };
 }
