@@ -7,6 +7,6 @@ from dashboard.demo_jobs import QUEUES as DEMO_QUEUES
 
 QUEUECORE = {
     **QUEUECORE,
-    "QUEUES": {name: {"processor": path, "concurrency": concurrency}
-               for name, (path, concurrency) in DEMO_QUEUES.items()},
+    "QUEUES": {name: {"processor": path, **options}
+               for name, (path, options) in DEMO_QUEUES.items()},
 }

@@ -52,11 +52,65 @@ async def build_report(job: Job) -> dict[str, Any]:
     return {"rows": random.randint(100, 5000), "report": job.data["report"]}
 
 
-# queue: (processor, concurrency), for config/demo_settings.py
-QUEUES = {
-    "emails": ("dashboard.demo_jobs.send_email", 5),
-    "images": ("dashboard.demo_jobs.process_image", 2),
-    "flaky-api": ("dashboard.demo_jobs.call_flaky_api", 3),
-    "alerts": ("dashboard.demo_jobs.send_alert", 1),
-    "reports": ("dashboard.demo_jobs.build_report", 1),
+# The guide's order flow: an order waits in waiting-children until its payment,
+# inventory and notification children are done, then ships with their results.
+
+async def charge_payment(job: Job) -> dict[str, Any]:
+    await asyncio.sleep(random.uniform(0.2, 0.8))
+    if random.random() < 0.05:
+        raise UnrecoverableError(f"card declined for order {job.data['order']}")
+    return {"charged": job.data["amount"], "currency": "EUR"}
+
+
+async def reserve_stock(job: Job) -> dict[str, Any]:
+    await asyncio.sleep(random.uniform(0.1, 1.0))
+    return {"reserved": job.data["items"], "warehouse": random.choice(("AMS", "BER"))}
+
+
+async def notify_customer(job: Job) -> dict[str, Any]:
+    await asyncio.sleep(random.uniform(0.05, 0.3))
+    return {"notified": job.data["email"]}
+
+
+async def ship_order(job: Job) -> dict[str, Any]:
+    results = await job.aget_children_values()
+    await job.alog(f"children done: {sorted(results)}")
+    return {"shipped": job.data["order"], "steps": len(results)}
+
+
+async def call_partner_api(job: Job) -> dict[str, Any]:
+    """A partner API that allows 5 calls a second: the queue's limiter keeps to it."""
+    await asyncio.sleep(random.uniform(0.02, 0.1))
+    return {"status": 200, "sku": job.data["sku"]}
+
+
+def order_flow(n: int) -> dict[str, Any]:
+    """One order as a flow over four queues (FlowProducer.add takes it)."""
+    order = 5000 + n
+    return {"name": "ship-order", "queue_name": "orders", "data": {"order": order},
+            "children": [
+                {"name": "charge", "queue_name": "payments",
+                 "data": {"order": order, "amount": random.randint(10, 400)},
+                 "opts": {"fail_parent_on_failure": True}},
+                {"name": "reserve", "queue_name": "inventory",
+                 "data": {"order": order, "items": random.randint(1, 5)}},
+                {"name": "confirmation-email", "queue_name": "notifications",
+                 "data": {"order": order, "email": f"buyer{n}@example.com"},
+                 "opts": {"ignore_dependency_on_failure": True}},
+            ]}
+
+
+# queue: (processor, worker options), for config/demo_settings.py
+QUEUES: dict[str, tuple[str, dict[str, Any]]] = {
+    "emails": ("dashboard.demo_jobs.send_email", {"concurrency": 5}),
+    "images": ("dashboard.demo_jobs.process_image", {"concurrency": 2}),
+    "flaky-api": ("dashboard.demo_jobs.call_flaky_api", {"concurrency": 3}),
+    "alerts": ("dashboard.demo_jobs.send_alert", {"concurrency": 1}),
+    "reports": ("dashboard.demo_jobs.build_report", {"concurrency": 1}),
+    "orders": ("dashboard.demo_jobs.ship_order", {"concurrency": 2}),
+    "payments": ("dashboard.demo_jobs.charge_payment", {"concurrency": 2}),
+    "inventory": ("dashboard.demo_jobs.reserve_stock", {"concurrency": 2}),
+    "notifications": ("dashboard.demo_jobs.notify_customer", {"concurrency": 2}),
+    "partner-api": ("dashboard.demo_jobs.call_partner_api",
+                    {"concurrency": 4, "limiter": {"max": 5, "duration": 1000}}),
 }

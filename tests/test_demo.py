@@ -42,4 +42,7 @@ def test_demo_serves_the_dashboard_and_runs_workers(redis_url: str, tmp_path: Pa
     assert "login demo / demo-pass" in out
     # the workers run as `manage.py runworker`, logging each job
     assert "done emails #" in err and "start flaky-api #" in err
+    # order flows: children in three queues, then the parent
+    assert "done payments #" in err and "done orders #" in err
+    assert "done partner-api #" in err
     assert "gave" not in err  # every active job finished within the grace

@@ -18,8 +18,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from dashboard.demo_jobs import QUEUES
-from queuecore import Queue
+from dashboard.demo_jobs import QUEUES, order_flow
+from queuecore import FlowProducer, Queue
 from queuecore.embedded import ensure_redis_url
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-pass"
@@ -86,6 +86,7 @@ class Command(BaseCommand):
         """The traffic generator, until Ctrl-C or ``duration``."""
         prefix = settings.QUEUECORE.get("PREFIX", "bull")
         queues = {name: Queue(name, connection=url, prefix=prefix) for name in QUEUES}
+        self.flows = FlowProducer(url, prefix=prefix)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -101,8 +102,9 @@ class Command(BaseCommand):
             except TimeoutError:
                 pass
         for name, queue in queues.items():
-            self.stdout.write(f"{name:<10} {await queue.aget_job_counts()}")
+            self.stdout.write(f"{name:<13} {await queue.aget_job_counts()}")
             await queue.aclose()
+        await self.flows.aclose()
 
     async def add_traffic(self, queues: dict[str, Queue], n: int) -> None:
         await queues["emails"].aadd("welcome-email", {"to": f"user{n}@example.com"},
@@ -117,6 +119,12 @@ class Command(BaseCommand):
         if n % 5 == 0:
             await queues["alerts"].aadd("page", {"service": random.choice(
                 ("billing", "search", "checkout"))}, priority=random.choice((1, 5, 10)))
+        if n % 6 == 0:
+            await self.flows.aadd(order_flow(n))
+        # bursts above the partner API's 5 calls a second: the limiter spreads them
+        if n % 4 == 0:
+            await queues["partner-api"].aadd_bulk([
+                {"name": "sync-stock", "data": {"sku": f"SKU-{n}-{i}"}} for i in range(8)])
         if n % 8 == 0:
             await queues["reports"].aadd("daily-report", {"report": f"sales-{n}"},
                                          delay=random.randint(5_000, 60_000))
