@@ -1,7 +1,7 @@
 """A queuecore worker process for bench/throughput.py: an ``async def`` no-op processor.
 
     python bench/qc_worker.py --url URL --queue NAME [--prefix P] [--concurrency C]
-        [--max-seconds S] [--profile OUT.prof]
+        [--limiter MAX/DURATION_MS] [--max-seconds S] [--profile OUT.prof]
 
 Runs until SIGTERM / SIGINT (or ``--max-seconds``, a safety limit). With
 ``--profile`` the whole process life after the imports (worker start-up
@@ -29,12 +29,17 @@ def main() -> int:
     parser.add_argument("--queue", required=True)
     parser.add_argument("--prefix", default="bull")
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--limiter", default="", help="MAX/DURATION_MS, e.g. 1000/1000")
     parser.add_argument("--max-seconds", type=float, default=600.0)
     parser.add_argument("--profile", default="")
     args = parser.parse_args()
 
+    limiter = None
+    if args.limiter:
+        most, duration = (int(v) for v in args.limiter.split("/"))
+        limiter = {"max": most, "duration": duration}
     worker = Worker(args.queue, noop, args.url, prefix=args.prefix,
-                    concurrency=args.concurrency)
+                    concurrency=args.concurrency, limiter=limiter)
 
     def stop(*_: object) -> None:
         worker.close()

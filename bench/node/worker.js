@@ -1,7 +1,7 @@
 'use strict';
 // A Node BullMQ Worker with a no-op async processor, for throughput.py.
 //   node bench/node/worker.js '{"url": ..., "queue": ..., "prefix": ..., "concurrency": 1,
-//                               "maxSeconds": 600}'
+//                               "maxSeconds": 600, "limiter": {"max": .., "duration": ..}}'
 // Runs until SIGTERM / SIGINT (or maxSeconds).
 const { Worker } = require('bullmq');
 const { params, watchdog, connect } = require('./common');
@@ -13,6 +13,7 @@ function main() {
     connection: connect(p.url),
     prefix: p.prefix,
     concurrency: p.concurrency || 1,
+    ...(p.limiter ? { limiter: p.limiter } : {}),
   });
   worker.on('error', err => process.stderr.write(`worker error: ${err && err.message}\n`));
   let closing = false;
