@@ -37,6 +37,7 @@ test: setup $(CHROMIUM)
 
 bench: setup
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/flows_limits.py
 
 clean:
 	rm -rf $(VENV) node_modules var
