@@ -283,3 +283,19 @@ def test_discovery_serves_the_last_list_and_refreshes_in_the_background(
     assert found.discover(conn, prefix) == ["first", "third"]
     for q in (first, second, third):
         q.obliterate()
+
+
+def test_flow_parent_in_waiting_children_tab_and_its_tree(operator: Client, queue: Queue,
+                                                          redis_url: str) -> None:
+    from queuecore import FlowProducer
+
+    with FlowProducer(redis_url) as flows:
+        tree = flows.add({"name": "ship-order", "queue_name": queue.name, "children": [
+            {"name": "charge", "queue_name": queue.name},
+            {"name": "reserve", "queue_name": queue.name}]})
+    tab = operator.get(f"/admin/queues/{queue.name}/?state=waiting-children").content.decode()
+    assert f"/admin/queues/{queue.name}/jobs/{tree.job.id}/" in tab
+    page = operator.get(f"/admin/queues/{queue.name}/jobs/{tree.job.id}/").content.decode()
+    assert "<h2>Flow</h2>" in page
+    for child in tree.children:
+        assert f"/admin/queues/{queue.name}/jobs/{child.job.id}/" in page
