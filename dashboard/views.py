@@ -19,6 +19,7 @@ from queuecore.discovery import remember
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
 from . import actions, flows, presenters
+from . import workers as workers_mod
 from .access import OPERATE, gate, may_operate
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
@@ -193,3 +194,18 @@ def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> Htt
 def activity(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.all()[:200]
     return render(request, "dashboard/activity.html", {"entries": entries})
+
+
+@require_GET
+@gate()
+def workers_page(request: HttpRequest) -> HttpResponse:
+    """Every live worker of each visible queue, and the queues with jobs
+    waiting that nobody runs."""
+    conf = dashboard_settings()
+    names = visible_queues(conf)
+    summaries = summarize(conf, names)
+    found = workers_mod.live_workers(conf, names)
+    groups = [(s, (found or {}).get(s.name, [])) for s in summaries]
+    return render(request, "dashboard/workers.html", {
+        "groups": groups, "listing_refused": found is None, "conf": conf,
+        "unattended": [s for s in summaries if s.waiting_without_workers]})
