@@ -18,7 +18,7 @@ from queuecore import Job, Queue
 from queuecore.discovery import remember
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
-from . import actions, flows, presenters
+from . import actions, charts, flows, presenters
 from . import workers as workers_mod
 from .access import OPERATE, gate, may_operate
 from .conf import DashboardSettings, connection, dashboard_settings
@@ -92,8 +92,14 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("dashboard:job", name=name, job_id=job_id)
     context = queue_context(conf, queue, state, page, asc)
     return render(request, "dashboard/queue.html", {
-        **context, "can_operate": may_operate(request.user), "conf": conf,
+        **context, **charts_context(conf, queue), "can_operate": may_operate(request.user),
+        "conf": conf,
         "clean_states": actions.CLEAN_STATES})
+
+
+def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
+    return {"charts": charts.queue_charts(connection(conf.redis_url), queue.keys.base),
+            "percentiles": charts.PERCENTILES}
 
 
 def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
