@@ -16,6 +16,7 @@
 Errors a processor raises to steer the worker:
 
     UnrecoverableError              fail the job now, whatever attempts remain
+    └── JobCancelledError           the job was cancelled while it ran
 """
 
 from __future__ import annotations
@@ -83,6 +84,13 @@ class JobFailedError(QueueCoreError):
 
 class UnrecoverableError(Exception):
     """Raised by a processor: fail the job at once, without further attempts."""
+
+
+class JobCancelledError(UnrecoverableError):
+    """The job was cancelled (``Queue.cancel_job``) while it ran. Raised by
+    ``job.raise_if_cancelled()``; a processor that lets it (or asyncio's
+    CancelledError) out fails the job with no further attempt, one that raises
+    another error instead is retried as usual."""
 
 
 # BullMQ's error codes (src/enums/error-code.ts) and what they mean.

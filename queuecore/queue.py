@@ -349,6 +349,20 @@ class Queue:
 
     remove, aremove = twin(_remove)
 
+    def _cancel_job(self, job_id: str, reason: str = "") -> Op[None]:
+        """Cancel an active job: the worker running it, in any process, hears it
+        through Redis and cancels its processor (``asyncio.CancelledError`` in
+        an ``async def`` one, ``job.is_cancelled`` / ``job.raise_if_cancelled()``
+        for a ``def`` one, the child killed for a sandboxed one); the job then
+        fails with reason "cancelled" (or retries, when the processor raises
+        another error instead). Node BullMQ workers ignore the request."""
+        if not isinstance(reason, str):
+            raise InvalidOptionError(f"reason must be a string, not {reason!r}")
+        code = yield scripts.cancel_job(self.keys, str(job_id), reason)
+        scripts.raise_for_code(code, "cancel_job", str(job_id), "active")
+
+    cancel_job, acancel_job = twin(_cancel_job)
+
     def _get_meta(self) -> Op[dict[str, str]]:
         return (yield Call(("HGETALL", self.keys["meta"])))
 

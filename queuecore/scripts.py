@@ -262,3 +262,8 @@ def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -
     """Raise the specific error when a script replied with a negative code."""
     if isinstance(code, int) and code < 0:
         raise script_error(code, command, job_id, state)
+
+
+def cancel_job(keys: QueueKeys, job_id: str, reason: str) -> Eval:
+    return Eval("cancel_job", [keys.job(job_id), keys["active"]],
+                [job_id, reason, keys["cancel"]])

@@ -11,7 +11,9 @@ trip per job while Redis holds exactly what BullMQ's one-job calls leave.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import json
 import logging
 import os
 import socket
@@ -28,13 +30,14 @@ from redis.exceptions import RedisError
 
 from . import backoff as backoff_strategies
 from . import scripts
-from .connection import Connection
+from .connection import Call, Connection, Pipeline
 from .errors import (
     ConnectionFailedError,
     InvalidOptionError,
+    JobCancelledError,
     UnrecoverableError,
 )
-from .job import Job, now_ms
+from .job import Job, cancelled_reason, now_ms
 from .options import encode_json, keep_jobs
 from .queue import Queue, worker_client_name
 from .sandbox import SandboxPool, path_of
@@ -42,7 +45,8 @@ from .sandbox import SandboxPool, path_of
 logger = logging.getLogger("queuecore.worker")
 
 Processor = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]
-EVENTS = ("active", "completed", "failed", "progress", "stalled", "drained", "error", "closed")
+EVENTS = ("active", "completed", "failed", "progress", "stalled", "drained", "error", "closed",
+          "cancelled")
 MAX_BLOCK_S = 10.0  # BullMQ's cap on one BZPOPMIN
 MIN_BLOCK_S = 0.001
 
@@ -194,6 +198,7 @@ class Worker:
         self._stopped = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._job_tasks: dict[str, asyncio.Task[Any]] = {}  # suspended async jobs, to cancel
         self.started_at: int | None = None
         self.host = socket.gethostname()
         self.pid = os.getpid()
@@ -208,7 +213,7 @@ class Worker:
     def on(self, event: str, callback: Callable[..., Any]) -> Callable[..., Any]:
         """Call ``callback`` on a worker event:
         active(job), completed(job, result), failed(job, error), progress(job, progress),
-        stalled(job_id), drained(), error(exception), closed()."""
+        stalled(job_id), drained(), error(exception), closed(), cancelled(job, reason)."""
         if event not in EVENTS:
             raise InvalidOptionError(f"unknown worker event {event!r}; events are {EVENTS}")
         self._listeners.setdefault(event, []).append(callback)
@@ -290,7 +295,8 @@ class Worker:
         timers = [asyncio.ensure_future(self._every(self.lock_renew_time / 2000,
                                                     self._renew_locks)),
                   asyncio.ensure_future(self._every(self.stalled_interval / 1000,
-                                                    self._check_stalled, first=0))]
+                                                    self._check_stalled, first=0)),
+                  asyncio.ensure_future(self._listen_cancels())]
         try:
             await self._main_loop()
         finally:
@@ -453,6 +459,59 @@ class Worker:
         lost = await self._call(scripts.extend_locks(self.keys, self.lock_duration, locks))
         for job_id in lost:
             self._emit("error", RuntimeError(f"lock of job {job_id} was lost"))
+        await self._check_cancelled()
+
+    # -- cancellation ----------------------------------------------------------------
+
+    async def _listen_cancels(self) -> None:
+        """Hear ``Queue.cancel_job`` for this queue's jobs on pub/sub. A request
+        missed while the subscription was down is found in the job hash, on
+        (re)subscribing and at every lock renewal."""
+        client = self.connection.new_async_client(socket_timeout=None)
+        if not hasattr(client, "pubsub"):  # a cluster client: lock renewals only
+            await client.aclose()
+            return
+        try:
+            while True:
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(self.keys["cancel"])
+                    await self._check_cancelled()
+                    async for message in pubsub.listen():
+                        try:
+                            request = json.loads(message["data"])
+                            self._cancel(str(request["jobId"]), str(request.get("reason") or ""))
+                        except (ValueError, KeyError, TypeError):
+                            continue  # not ours: someone else published on the channel
+                except (ConnectionFailedError, RedisError, OSError) as exc:
+                    logger.debug("worker %s: cancel subscription lost (%s); resubscribing",
+                                 self.keys.qualified, exc)
+                    await asyncio.sleep(1.0)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+        finally:
+            await client.aclose()
+
+    async def _check_cancelled(self) -> None:
+        jobs = [job for job in self._active.values() if job.cancel_reason is None]
+        if not jobs:
+            return
+        reasons = await self._call(Pipeline([Call(("HGET", self.keys.job(job.id), "cancelled"))
+                                             for job in jobs]))
+        for job, reason in zip(jobs, reasons, strict=True):
+            if reason is not None:
+                self._cancel(job.id, reason)
+
+    def _cancel(self, job_id: str, reason: str) -> None:
+        job = self._active.get(job_id)
+        if job is None or job.cancel_reason is not None:
+            return
+        job.cancel_reason = reason  # what a def processor checks (is_cancelled)
+        self._emit("cancelled", job, reason)
+        task = self._job_tasks.get(job_id)
+        if task is not None:  # an async def (or sandboxed) processor that suspended
+            task.cancel()
 
     async def _check_stalled(self) -> None:
         moved = await self._call(scripts.move_stalled_jobs_to_wait(
@@ -471,6 +530,8 @@ class Worker:
                 self._emit("active", job, "waiting")
             if job.deferred_failure:
                 self._settle(job, None, UnrecoverableError(job.deferred_failure))
+            elif job.cancel_reason is not None:  # cancelled, then recovered as stalled
+                self._settle(job, None, JobCancelledError(cancelled_reason(job.cancel_reason)))
             elif self.is_async:
                 self._step(job)
             else:
@@ -488,11 +549,16 @@ class Worker:
         except Exception as exc:
             self._settle(job, None, exc)
         else:
-            self._spawn(self._go_on(job, _resume(coro, yielded)))  # type: ignore[arg-type]
+            self._job_tasks[job.id] = self._spawn(
+                self._go_on(job, _resume(coro, yielded)))  # type: ignore[arg-type]
 
     async def _go_on(self, job: Job, rest: Awaitable[Any]) -> None:
         try:
             result = await rest
+        except asyncio.CancelledError:
+            if job.cancel_reason is None:
+                raise  # the worker is stopping (release_active), not a cancelled job
+            self._settle(job, None, JobCancelledError(cancelled_reason(job.cancel_reason)))
         except Exception as exc:
             self._settle(job, None, exc)
         else:
@@ -523,6 +589,7 @@ class Worker:
                 outcome = scripts.Outcome(job.id, job.token or "0", "f",
                                           f"{error} (and failing it raised: {bad!r})")
         self._active.pop(job.id, None)
+        self._job_tasks.pop(job.id, None)
         if job.token and job.token in self._released:
             return  # given back to wait already; another worker will run it
         self._pending.append((outcome, job, result))

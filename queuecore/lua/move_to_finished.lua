@@ -75,6 +75,9 @@ for _, o in ipairs(outcomes) do
   end
   if code == 0 then
     local attemptsMade = incrementJobCounter(jobKey, "atm")
+    if kind == "r" or kind == "d" then
+      rcall("HDEL", jobKey, "cancelled")  -- a cancellation ends with the attempt it hit
+    end
     if kind == "c" or kind == "f" then
       local keepCount, keepAge = o[6], o[7] >= 0 and o[7] or nil
       local target = kind == "c" and KEYS[11] or KEYS[12]
