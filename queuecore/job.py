@@ -215,6 +215,16 @@ class Job:
 
     remove, aremove = twin(_remove)
 
+    def _remove_deduplication_key(self) -> Op[bool]:
+        """Free the job's deduplication id if this job still owns it; True when
+        a key was deleted."""
+        if not self.deduplication_id:
+            return False
+        return bool((yield scripts.remove_deduplication_key(
+            self.queue.keys, self.deduplication_id, self.id)))
+
+    remove_deduplication_key, aremove_deduplication_key = twin(_remove_deduplication_key)
+
     def _change_delay(self, delay: Any) -> Op[None]:
         """Run a delayed job ``delay`` ms from now instead."""
         ms = duration_ms("delay", delay)

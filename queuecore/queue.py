@@ -117,6 +117,7 @@ class Queue:
             delay=stored.get("delay", 0),
             priority=stored.get("priority", 0),
             lifo=bool(stored.get("lifo")),
+            dedup=stored.get("de"),
         )
         parent = stored.get("parent")
         if parent:
@@ -138,6 +139,9 @@ class Queue:
             job.parent_key, job.parent = enc.parent_key, json.loads(enc.parent)
         job.data = {} if data is None else data
         job.opts = job_options.to_python(stored)
+        if enc.dedup:
+            # BullMQ's job.deduplicationId; the hash stores it as deid
+            job.raw["deid"] = job.deduplication_id = enc.dedup["id"]
         return job
 
     def _add_encoded(self, batch: list[tuple[scripts.EncodedJob, dict[str, Any], Any]]
@@ -368,6 +372,33 @@ class Queue:
 
     get_meta, aget_meta = twin(_get_meta)
 
+    # -- deduplication and metrics --------------------------------------------------
+
+    def _get_deduplication_job_id(self, dedup_id: str) -> Op[str | None]:
+        """The id of the job that owns a deduplication id now, or None."""
+        return (yield Call(("GET", self.keys["de:" + _dedup_id(dedup_id)])))
+
+    get_deduplication_job_id, aget_deduplication_job_id = twin(_get_deduplication_job_id)
+
+    def _remove_deduplication_key(self, dedup_id: str) -> Op[bool]:
+        """Free a deduplication id whatever job owns it (the next add with it is
+        stored); True when there was a key to delete."""
+        return bool((yield Call(("DEL", self.keys["de:" + _dedup_id(dedup_id)]))))
+
+    remove_deduplication_key, aremove_deduplication_key = twin(_remove_deduplication_key)
+
+    def _get_metrics(self, kind: str, start: int = 0, end: int = -1) -> Op[dict[str, Any]]:
+        """Per-minute counts of finished jobs, collected by workers started with
+        ``metrics={"max_data_points": n}`` (Node's too): ``{"meta": {"count",
+        "prev_ts", "prev_count"}, "data": [newest minute first, ...], "count": n}``."""
+        if kind not in ("completed", "failed"):
+            raise InvalidOptionError(f"metrics kind must be 'completed' or 'failed', not {kind!r}")
+        job_options.check_int("start", start, -(2**63))
+        job_options.check_int("end", end, -(2**63))
+        return scripts.parse_metrics((yield scripts.get_metrics(self.keys, kind, start, end)))
+
+    get_metrics, aget_metrics = twin(_get_metrics)
+
     def close(self) -> None:
         self.connection.close()
 
@@ -385,6 +416,13 @@ class Queue:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _dedup_id(dedup_id: Any) -> str:
+    if not isinstance(dedup_id, str) or not dedup_id:
+        raise InvalidOptionError(
+            f"a deduplication id must be a non-empty string, not {dedup_id!r}")
+    return dedup_id
 
 
 def decode_event(fields: dict[str, str]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class EncodedJob:
     parent: str = ""  # the `parent` field: JSON with id, queueKey and a failure flag
     waiting_children: bool = False  # a flow parent: waits for its children
     queue_base: str = ""  # another queue's key prefix (flows); "" for the caller's
+    dedup: dict[str, Any] | None = None  # the stored opts.de (deduplication)
 
     def packed(self, queue_index: int) -> dict[str, Any]:
         job: dict[str, Any] = {
@@ -42,6 +43,8 @@ class EncodedJob:
                        pdk=self.parent_key + ":dependencies")
         if self.waiting_children:
             job["wc"] = True
+        if self.dedup:
+            job["de"] = self.dedup
         return job
 
 
@@ -74,6 +77,7 @@ class WorkerArgs:
     limit_duration: int | None = None
     name: str = ""
     token_counter: int = 0
+    max_metrics: int | None = None  # metrics={"max_data_points": n}; None: no metrics
 
     def argv(self, keys: QueueKeys, now: int, count: int) -> list[Any]:
         start = self.token_counter
@@ -123,6 +127,7 @@ def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Se
         (o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
          -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay, 1 if o.lifo else 0)
         for o in outcomes]))
+    args.append("" if worker.max_metrics is None else worker.max_metrics)
     return Eval("move_to_finished", keys.finish_keys, args)
 
 
@@ -256,6 +261,33 @@ def change_priority(keys: QueueKeys, job_id: str, priority: int, lifo: bool) -> 
     return Eval("change_priority", [keys[s] for s in (
         "wait", "prioritized", "pc", "marker", "meta", "active",
     )] + [keys.job(job_id)], [job_id, priority, "1" if lifo else "0"])
+
+
+def get_metrics(keys: QueueKeys, kind: str, start: int, end: int) -> Eval:
+    key = keys["metrics:" + kind]
+    return Eval("get_metrics", [key, key + ":data"], [start, end])
+
+
+def parse_metrics(reply: list[Any]) -> dict[str, Any]:
+    """As BullMQ's Queue.getMetrics shapes it (missing or garbage numbers read as 0)."""
+    (count, prev_ts, prev_count), data, length = reply
+    return {"meta": {"count": _int0(count), "prev_ts": _int0(prev_ts),
+                     "prev_count": _int0(prev_count)},
+            "data": [_int0(point) for point in data], "count": int(length)}
+
+
+def _int0(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            return 0
+
+
+def remove_deduplication_key(keys: QueueKeys, dedup_id: str, job_id: str) -> Eval:
+    return Eval("remove_deduplication_key", [keys["de:" + dedup_id]], [job_id])
 
 
 def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -> None:

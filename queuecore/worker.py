@@ -100,6 +100,20 @@ def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
                 return stop.value
 
 
+def metrics_data_points(metrics: Any) -> int | None:
+    """Worker(metrics={"max_data_points": n}): how many per-minute points to keep."""
+    if metrics is None:
+        return None
+    if not isinstance(metrics, dict) or set(metrics) != {"max_data_points"}:
+        raise InvalidOptionError(
+            f"metrics must be {{'max_data_points': n}} (n minutes kept), not {metrics!r}")
+    points = metrics["max_data_points"]
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise InvalidOptionError(
+            f"metrics['max_data_points'] must be an integer >= 1, not {points!r}")
+    return points
+
+
 def _int_option(value: Any, default: int) -> int:
     """An integer job option as stored, or the default when it holds something else."""
     return value if isinstance(value, int) and not isinstance(value, bool) else default
@@ -136,6 +150,7 @@ class Worker:
         sandboxed: bool = False,
         processes: int | None = None,
         timeout: float | None = None,
+        metrics: dict[str, int] | None = None,
         autorun: bool = False,
     ) -> None:
         if sandboxed:
@@ -184,7 +199,8 @@ class Worker:
         self._args = scripts.WorkerArgs(
             token_base=self.id, lock_duration=lock_duration,
             limit_max=limiter["max"] if limiter else None,
-            limit_duration=limiter["duration"] if limiter else None, name=name or "")
+            limit_duration=limiter["duration"] if limiter else None, name=name or "",
+            max_metrics=metrics_data_points(metrics))
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._active: dict[str, Job] = {}  # job id -> job being processed
         self._pending: list[tuple[scripts.Outcome, Job, Any]] = []

@@ -32,6 +32,9 @@ const handlers = {
   obliterate: async (q, o) => { await q.obliterate(o.opts || {}); return true; },
   remove: async (q, o) => q.remove(o.id),
   getWorkers: async q => q.getWorkers(),
+  getMetrics: async (q, o) => q.getMetrics(o.type, o.start ?? 0, o.end ?? -1),
+  getDeduplicationJobId: async (q, o) => q.getDeduplicationJobId(o.id),
+  removeDeduplicationKey: async (q, o) => q.removeDeduplicationKey(o.id),
   sleep: async (q, o) => { await new Promise(r => setTimeout(r, o.ms)); return true; },
 };
 
