@@ -16,6 +16,8 @@
 Errors a processor raises to steer the worker:
 
     UnrecoverableError              fail the job now, whatever attempts remain
+    RateLimitError                  give the job back to wait (no attempt counted) and
+                                    wait out the queue's rate limit
 """
 
 from __future__ import annotations
@@ -83,6 +85,20 @@ class JobFailedError(QueueCoreError):
 
 class UnrecoverableError(Exception):
     """Raised by a processor: fail the job at once, without further attempts."""
+
+
+# BullMQ's message, which is what its workers (and ours, for sandboxed
+# processors whose exceptions arrive as text) recognise the error by.
+RATE_LIMIT_ERROR = "bullmq:rateLimitExceeded"
+
+
+class RateLimitError(Exception):
+    """Raised by a processor, usually after ``queue.rate_limit(ms)``: the job
+    goes back to the front of wait without counting an attempt, and the
+    worker waits until the queue's limiter key expires."""
+
+    def __init__(self, message: str = RATE_LIMIT_ERROR) -> None:
+        super().__init__(message)
 
 
 # BullMQ's error codes (src/enums/error-code.ts) and what they mean.

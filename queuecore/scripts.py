@@ -106,7 +106,8 @@ class Outcome:
 
     job_id: str
     token: str
-    kind: str  # c completed, f failed, r retry now, d retry after delay
+    kind: str  # c completed, f failed, r retry now, d retry after delay,
+    # w back to wait without an attempt (rate limited)
     value: str  # return value JSON or failed reason
     stacktrace: str = ""
     keep_count: int = -1
@@ -262,3 +263,8 @@ def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -
     """Raise the specific error when a script replied with a negative code."""
     if isinstance(code, int) and code < 0:
         raise script_error(code, command, job_id, state)
+
+
+def get_rate_limit_ttl(keys: QueueKeys, max_jobs: int) -> Eval:
+    """max_jobs 0: the global max (meta.max) if set, else the plain PTTL."""
+    return Eval("get_rate_limit_ttl", [keys["limiter"], keys["meta"]], [max_jobs])
