@@ -351,6 +351,8 @@ class Worker:
                         self._emit("drained")
             if self._pending or self._closing:
                 continue
+            if free > 0 and not drained and time.monotonic() >= limit_until:
+                continue  # a finish that fetched nothing (a job given back): fetch now
             # Nothing to send: wait for an attempt to end, a marker, or a timeout.
             waits: list[asyncio.Future[Any]] = [self._wake.future()]
             timeout = None

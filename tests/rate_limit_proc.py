@@ -3,7 +3,8 @@
     python tests/rate_limit_proc.py --url URL --queue NAME --max N --duration MS
         [--concurrency N] [--name NAME]
 
-Prints ``ready <pid>`` once running; jobs complete at once. SIGTERM closes it.
+Prints ``ready`` once running; jobs complete at once. SIGTERM closes it.
+Also holds ``limited_once``, a processor for sandboxed workers.
 """
 
 from __future__ import annotations
@@ -11,8 +12,19 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
-from queuecore import Job, Worker
+# run as a script, import this checkout's queuecore (not an installed one)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from queuecore import Job, RateLimitError, Worker
+
+
+def limited_once(job: Job) -> str:
+    """Sandboxed: gives the job back on its first start, completes it on the next."""
+    if job.attempts_started == 1:
+        raise RateLimitError()
+    return "second time"
 
 
 def main() -> int:

@@ -205,6 +205,21 @@ def test_rate_limit_wait_is_capped_and_priority_kept(queue: Queue, redis_url: st
     assert {low.id, other_high.id} <= {j.id for j in queue.get_jobs("completed")}
 
 
+def test_rate_limit_error_from_a_sandboxed_processor(queue: Queue, redis_url: str,
+                                                     run_worker: RunWorker) -> None:
+    # the child's exception arrives as text: its message identifies it
+    job = queue.add("n")
+    failed: list[Any] = []
+    worker = Worker(queue.name, "tests.rate_limit_proc.limited_once", redis_url, sandboxed=True,
+                    processes=1, drain_delay=5)
+    worker.on("failed", lambda job, exc: failed.append(exc))
+    run_worker(worker)
+    wait_for(lambda: all_completed(queue, 1), timeout=30)
+    done = queue.get_job(job.id)
+    assert done is not None and done.returnvalue == "second time"
+    assert (done.attempts_made, done.attempts_started) == (1, 2) and failed == []
+
+
 def test_rate_limit_error_with_a_lost_lock_leaves_the_job(queue: Queue, redis_url: str,
                                                          r: redis.Redis) -> None:
     job = queue.add("stolen")
