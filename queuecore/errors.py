@@ -17,6 +17,8 @@ Errors a processor raises to steer the worker:
 
     UnrecoverableError              fail the job now, whatever attempts remain
     └── JobCancelledError           the job was cancelled while it ran
+    RateLimitError                  give the job back to wait (no attempt counted) and
+                                    wait out the queue's rate limit
 """
 
 from __future__ import annotations
@@ -91,6 +93,18 @@ class JobCancelledError(UnrecoverableError):
     ``job.raise_if_cancelled()``; a processor that lets it (or asyncio's
     CancelledError) out fails the job with no further attempt, one that raises
     another error instead is retried as usual."""
+# BullMQ's message, which is what its workers (and ours, for sandboxed
+# processors whose exceptions arrive as text) recognise the error by.
+RATE_LIMIT_ERROR = "bullmq:rateLimitExceeded"
+
+
+class RateLimitError(Exception):
+    """Raised by a processor, usually after ``queue.rate_limit(ms)``: the job
+    goes back to the front of wait without counting an attempt, and the
+    worker waits until the queue's limiter key expires."""
+
+    def __init__(self, message: str = RATE_LIMIT_ERROR) -> None:
+        super().__init__(message)
 
 
 # BullMQ's error codes (src/enums/error-code.ts) and what they mean.

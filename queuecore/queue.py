@@ -13,6 +13,7 @@ from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
 from .keys import QueueKeys
+from .limits import RateLimits
 
 # Public state names -> key suffixes. "waiting" is BullMQ's name for the wait list.
 STATES = {
@@ -78,7 +79,7 @@ def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = N
     return f"{prefix}:{b64}" + (f":w:{worker_name}" if worker_name else "")
 
 
-class Queue:
+class Queue(RateLimits):
     """A BullMQ queue: ``Queue("email", connection="redis://...")``.
 
     Every method has an asyncio twin with an ``a`` prefix (``add`` / ``aadd``)."""

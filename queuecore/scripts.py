@@ -110,7 +110,8 @@ class Outcome:
 
     job_id: str
     token: str
-    kind: str  # c completed, f failed, r retry now, d retry after delay
+    kind: str  # c completed, f failed, r retry now, d retry after delay,
+    # w back to wait without an attempt (rate limited)
     value: str  # return value JSON or failed reason
     stacktrace: str = ""
     keep_count: int = -1
@@ -299,3 +300,6 @@ def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -
 def cancel_job(keys: QueueKeys, job_id: str, reason: str) -> Eval:
     return Eval("cancel_job", [keys.job(job_id), keys["active"]],
                 [job_id, reason, keys["cancel"]])
+def get_rate_limit_ttl(keys: QueueKeys, max_jobs: int) -> Eval:
+    """max_jobs 0: the global max (meta.max) if set, else the plain PTTL."""
+    return Eval("get_rate_limit_ttl", [keys["limiter"], keys["meta"]], [max_jobs])

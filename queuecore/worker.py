@@ -30,14 +30,16 @@ from redis.exceptions import RedisError
 
 from . import backoff as backoff_strategies
 from . import scripts
-from .connection import Call, Connection, Pipeline
+from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import (
+    RATE_LIMIT_ERROR,
     ConnectionFailedError,
     InvalidOptionError,
     JobCancelledError,
     UnrecoverableError,
 )
 from .job import Job, cancelled_reason, now_ms
+from .limits import check_limiter
 from .options import encode_json, keep_jobs
 from .queue import Queue, worker_client_name
 from .sandbox import SandboxPool, path_of
@@ -144,6 +146,7 @@ class Worker:
         drain_delay: float = 5.0,
         name: str | None = None,
         limiter: dict[str, int] | None = None,
+        maximum_rate_limit_delay: int = 30_000,
         remove_on_complete: Any = None,
         remove_on_fail: Any = None,
         stack_trace_limit: int = 10,
@@ -166,14 +169,12 @@ class Worker:
         for label, value, low in (("concurrency", concurrency, 1),
                                   ("lock_duration", lock_duration, 1),
                                   ("stalled_interval", stalled_interval, 1),
-                                  ("max_stalled_count", max_stalled_count, 0)):
+                                  ("max_stalled_count", max_stalled_count, 0),
+                                  ("maximum_rate_limit_delay", maximum_rate_limit_delay, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidOptionError(f"{label} must be an integer >= {low}, not {value!r}")
-        if limiter is not None and (not isinstance(limiter, dict)
-                                    or set(limiter) - {"max", "duration"}
-                                    or not isinstance(limiter.get("max"), int)
-                                    or not isinstance(limiter.get("duration"), int)):
-            raise InvalidOptionError("limiter must be {'max': jobs, 'duration': ms}")
+        if limiter is not None:
+            limiter = check_limiter(limiter)
         self.connection = connection if isinstance(connection, Connection) \
             else Connection(connection)
         self.queue = Queue(queue_name, self.connection, prefix=prefix)
@@ -192,6 +193,9 @@ class Worker:
         self.stalled_interval = stalled_interval
         self.max_stalled_count = max_stalled_count
         self.drain_delay = drain_delay
+        # the longest wait for a limiter to expire: BullMQ's maximumRateLimitDelay,
+        # so that a long window still lets the worker promote delayed jobs
+        self.maximum_rate_limit_delay = maximum_rate_limit_delay
         self.remove_on_complete = remove_on_complete
         self.remove_on_fail = remove_on_fail
         self.stack_trace_limit = stack_trace_limit
@@ -334,11 +338,14 @@ class Worker:
         while not self._closing:
             try:
                 free = self.concurrency - len(self._active)
+                asked = 0  # jobs asked for: only an empty answer to a fetch means drained
                 if self._pending:
                     batch, self._pending = self._pending, []
-                    fetch = free if time.monotonic() >= limit_until else 0
-                    fetched = await self._finish(batch, fetch)
+                    limited = any(o.kind == "w" for o, _, _ in batch)  # no fetch, as in BullMQ
+                    asked = free if time.monotonic() >= limit_until and not limited else 0
+                    fetched = await self._finish(batch, asked)
                 elif free > 0 and not drained and time.monotonic() >= limit_until:
+                    asked = free
                     fetched = await self._fetch(free)
                 else:
                     fetched = None
@@ -352,12 +359,13 @@ class Worker:
                 continue
             if fetched is not None:
                 if fetched.rate_limit_ttl > 0:
-                    limit_until = time.monotonic() + fetched.rate_limit_ttl / 1000
+                    wait = min(fetched.rate_limit_ttl, self.maximum_rate_limit_delay)
+                    limit_until = time.monotonic() + wait / 1000
                 if fetched.jobs:
                     drained = announced = False
                     self._start_jobs(fetched.jobs)
                     continue
-                if free > 0 and fetched.rate_limit_ttl <= 0:
+                if asked > 0 and fetched.rate_limit_ttl <= 0:
                     drained = True
                     next_delayed = fetched.next_delayed
                     if not announced:
@@ -365,6 +373,8 @@ class Worker:
                         self._emit("drained")
             if self._pending or self._closing:
                 continue
+            if free > 0 and not drained and time.monotonic() >= limit_until:
+                continue  # a finish that fetched nothing (a job given back): fetch now
             # Nothing to send: wait for an attempt to end, a marker, or a timeout.
             waits: list[asyncio.Future[Any]] = [self._wake.future()]
             timeout = None
@@ -454,6 +464,8 @@ class Worker:
                 self._emit("error", err)
                 logger.warning("worker %s: job %s could not be finished: %s",
                                self.keys.qualified, job.id, err)
+            elif outcome.kind == "w":
+                job.token = None  # back in wait, no attempt made: nothing to emit (as BullMQ)
             else:
                 # the job object now says what Redis says
                 job.attempts_made += 1
@@ -619,6 +631,8 @@ class Worker:
                                keep_age=age)
 
     def _failed(self, job: Job, exc: BaseException) -> scripts.Outcome:
+        if str(exc) == RATE_LIMIT_ERROR:  # RateLimitError, or its message from a sandbox
+            return scripts.Outcome(job.id, job.token or "0", "w", "")
         reason = str(exc) or type(exc).__name__
         limit = _int_option(job.opts.get("stack_trace_limit"), self.stack_trace_limit)
         trace = getattr(exc, "child_traceback", "") or "".join(traceback.format_exception(exc))
@@ -641,6 +655,16 @@ class Worker:
         count, age = keep_jobs(keep)
         return scripts.Outcome(job.id, token, "f", reason, stacktrace, keep_count=count,
                                keep_age=age, attempts=attempts)
+
+    # -- manual rate limit --------------------------------------------------------------
+
+    def _rate_limit(self, ms: int) -> Op[None]:
+        """Stop the queue's rate-limited workers from starting jobs for ``ms``
+        (``queue.rate_limit``); then raise ``RateLimitError`` from the processor
+        to give the current job back."""
+        yield from self.queue._rate_limit(ms)
+
+    rate_limit, arate_limit = twin(_rate_limit)
 
     # -- closing -----------------------------------------------------------------------
 

@@ -4,12 +4,15 @@
     c: completed (moveToFinished)      f: failed for good (moveToFinished)
     r: retry now, back to wait (retryJob)
     d: retry after a backoff delay (moveToDelayed)
+    w: back to the front of wait, no attempt counted (moveJobFromActiveToWait,
+       for a RateLimitError); the call then fetches nothing and returns the
+       limiter's TTL
 
   KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 limiter,
         7 delayed, 8 meta, 9 pc, 10 marker, 11 completed, 12 failed
   ARGV: 1-9 as move_to_active (3 = how many jobs to fetch afterwards, 0: none)
         10: msgpack array with one array per job: job id, lock token, kind
-        (c/f/r/d), return value JSON or failed reason, stack trace JSON or "",
+        (c/f/r/d/w), return value JSON or failed reason, stack trace JSON or "",
         keep count (-1 all, 0 none, n), keep age (s) or -1, attempts, backoff
         delay (ms), lifo (0/1)
         11: max metrics data points, or "" (no metrics)
@@ -47,6 +50,7 @@ local rcall = redis.call
 --- @include "remove_job_and_links"
 --- @include "finish_deduplication"
 --- @include "collect_metrics"
+--- @include "put_back_in_wait"
 
 local k = workerKeys()
 local w = workerArgs()
@@ -56,6 +60,7 @@ local codes = {}
 -- one msgpack argument instead of ten per job: far less to encode per call
 local outcomes = cmsgpack.unpack(ARGV[10])
 local maxMetrics = tonumber(ARGV[11])
+local givenBack = false -- a "w" outcome: fetch nothing, report the limiter's TTL
 
 for _, o in ipairs(outcomes) do
   local jobId, token, kind, value, stack = o[1], o[2], o[3], o[4], o[5]
@@ -71,7 +76,7 @@ for _, o in ipairs(outcomes) do
     code = releaseLock(jobKey, jobId, token, k.stalled)
   end
   if code == 0 then
-    if kind ~= "c" then
+    if kind ~= "c" and kind ~= "w" then
       if stack ~= "" then
         rcall("HSET", jobKey, "failedReason", value, "stacktrace", stack)
       else
@@ -82,7 +87,13 @@ for _, o in ipairs(outcomes) do
       code = -3
     end
   end
-  if code == 0 then
+  if kind == "w" then
+    givenBack = true
+    if code == 0 then
+      putBackInWait(jobId, jobKey, k.wait, k.prioritized, k.marker, k.meta, k.active, k.events,
+        maxEvents)
+    end
+  elseif code == 0 then
     local attemptsMade = incrementJobCounter(jobKey, "atm")
     if kind == "r" or kind == "d" then
       rcall("HDEL", jobKey, "cancelled")  -- a cancellation ends with the attempt it hit
@@ -148,7 +159,10 @@ for _, o in ipairs(outcomes) do
 end
 
 local reply = {0, 0}
-if w.count > 0 then
+if givenBack then
+  local ttl = rcall("PTTL", k.limiter)
+  reply[1] = ttl > 0 and ttl or 0
+elseif w.count > 0 then
   reply = fetchNextJobs(k, w, maxEvents)
 end
 if #reply == 2 and rcall("LLEN", k.wait) == 0 and rcall("LLEN", k.active) == 0
