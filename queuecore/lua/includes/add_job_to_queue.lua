@@ -5,7 +5,8 @@
 -- queueKeys) plus maxEvents and pausedOrMaxed; `j` is the job as the client
 -- sent it: id ("" for the next counter value), name, ts, data, opts, delay,
 -- priority, lifo, and optionally pk (parent key), pj (parent JSON), pdk (the
--- parent's dependencies key), wc (true: a flow parent, waits for children).
+-- parent's dependencies key), wc (true: a flow parent, waits for children),
+-- rjk (the job scheduler id of an iteration job, stored as the `rjk` field).
 -- Returns the job id, or -5 (parent missing) / -7 (has another parent).
 local function addJobToQueue(q, j)
   if j.pk and rcall("EXISTS", j.pk) == 0 then
@@ -43,6 +44,10 @@ local function addJobToQueue(q, j)
     fields[#fields + 1] = j.pk
     fields[#fields + 1] = "parent"
     fields[#fields + 1] = j.pj
+  end
+  if j.rjk then
+    fields[#fields + 1] = "rjk"
+    fields[#fields + 1] = j.rjk
   end
   rcall("HSET", jobKey, unpack(fields))
   rcall("XADD", q.events, "MAXLEN", "~", q.maxEvents, "*", "event", "added", "jobId", jobId,
