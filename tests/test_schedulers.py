@@ -262,6 +262,16 @@ def test_upsert_replaces_the_scheduler_and_its_pending_iteration(
     assert r.hget(f"bull:{queue_name}:repeat:e", "ic") == "1"  # kept across upserts
 
 
+def test_upsert_while_paused_replaces_the_waiting_iteration(queue: Queue, queue_name: str,
+                                                            r: redis.Redis) -> None:
+    queue.pause()
+    first = queue.upsert_job_scheduler("p", {"every": 60_000})
+    assert r.lrange(f"bull:{queue_name}:wait", 0, -1) == [first.id]
+    second = queue.upsert_job_scheduler("p", {"every": 30_000})
+    assert r.lrange(f"bull:{queue_name}:wait", 0, -1) == [second.id]
+    assert not r.exists(f"bull:{queue_name}:{first.id}") or first.id == second.id
+
+
 def test_get_job_schedulers_reads_every_field(queue: Queue) -> None:
     start = datetime.now(UTC) + timedelta(hours=1)
     end = start + timedelta(days=1)
