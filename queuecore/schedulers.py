@@ -301,9 +301,11 @@ def get_all(queue: Queue, start: int = 0, end: int = -1, asc: bool = False
     """Schedulers by next run time (latest first unless ``asc``), as Node's
     getJobSchedulers; ids in ``repeat`` without a hash (v5 leftovers) are skipped."""
     key = queue.keys["repeat"]
-    flat = yield Call(("ZRANGE" if asc else "ZREVRANGE", key, start, end, "WITHSCORES"))
-    pairs = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)] if flat and \
-        not isinstance(flat[0], list | tuple) else [tuple(p) for p in flat or []]
+    reply = yield Call(("ZRANGE" if asc else "ZREVRANGE", key, start, end, "WITHSCORES"))
+    if reply and isinstance(reply[0], list | tuple):  # RESP3: [member, score] pairs
+        pairs = [(member, score) for member, score in reply]
+    else:
+        pairs = list(zip(reply[::2], reply[1::2], strict=True))
     if not pairs:
         return []
     hashes = yield Pipeline([Call(("HGETALL", f"{key}:{sid}")) for sid, _ in pairs])

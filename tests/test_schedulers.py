@@ -211,6 +211,26 @@ def test_only_the_current_iteration_adds_the_next(queue: Queue, queue_name: str,
     assert r.hget(f"bull:{queue_name}:repeat:retry", "ic") == "2"
 
 
+def test_v5_repeatable_data_is_reported_and_the_job_still_runs(
+        queue: Queue, queue_name: str, redis_url: str, r: redis.Redis,
+        run_worker: Any) -> None:
+    # a v5 repeatable job: an entry in `repeat` whose hash has no `ic`
+    r.zadd(f"bull:{queue_name}:repeat", {"legacy": 123})
+    r.hset(f"bull:{queue_name}:repeat:legacy", mapping={"name": "old", "every": "1000"})
+    job = queue.add("old", {}, job_id="repeat:legacy:123")
+    r.hset(f"bull:{queue_name}:{job.id}", mapping={
+        "rjk": "legacy", "opts": json.dumps({"repeat": {"every": 1000}})})
+    errors: list[Exception] = []
+    seen = Seen()
+    worker = Worker(queue_name, seen, connection=redis_url, drain_delay=1)
+    worker.on("error", errors.append)
+    run_worker(worker)
+    wait_for(lambda: len(seen) == 1 and errors, what="the job and the error")
+    assert "no BullMQ 6 metadata" in str(errors[0]) and "'legacy'" in str(errors[0])
+    assert r.zscore(f"bull:{queue_name}:repeat", "legacy") == 123  # untouched
+    assert queue.get_job_counts("delayed", "waiting") == {"delayed": 0, "waiting": 0}
+
+
 # -- upsert, remove, read --------------------------------------------------------------
 
 
