@@ -23,6 +23,7 @@ from .flow import FlowProducer, JobNode
 from .job import Job
 from .queue import Queue
 from .registry import processor
+from .schedulers import JobScheduler
 from .worker import Worker
 
 
@@ -45,6 +46,7 @@ __all__ = [
     "JobNode",
     "JobNotFoundError",
     "JobNotInStateError",
+    "JobScheduler",
     "LockError",
     "Queue",
     "QueueCoreError",

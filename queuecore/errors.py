@@ -118,6 +118,8 @@ ERROR_CODES: dict[int, tuple[type[ScriptError], str]] = {
     -7: (ScriptError, "job {job_id} already belongs to another parent"),
     -8: (ScriptError, "job {job_id} is the pending iteration of a job scheduler"),
     -9: (ScriptError, "job {job_id} has failed children"),
+    -10: (ScriptError, "job scheduler iteration {job_id} already exists"),
+    -11: (ScriptError, "job scheduler {job_id}: the next 32 time slots already have jobs"),
 }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import options as job_options
-from . import scripts
+from . import schedulers, scripts
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
@@ -155,7 +155,12 @@ class Queue(RateLimits):
 
     def _add(self, name: str, data: Any = None, **options: Any) -> Op[Job]:
         """Add a job; ``options`` are job options in Python names (``delay=5000``,
-        ``priority=1``, ``attempts=3``, ``backoff={...}``, ``job_id=...``)."""
+        ``priority=1``, ``attempts=3``, ``backoff={...}``, ``job_id=...``).
+        With ``repeat={...}`` it upserts a job scheduler instead (see
+        ``schedulers.add_repeatable``) and returns its pending iteration."""
+        if options.get("repeat") is not None:
+            return (yield from schedulers.add_repeatable(self, name, data, options))
+        options.pop("repeat", None)
         encoded, stored = self._encode(name, data, options)
         jobs = yield from self._add_encoded([(encoded, stored, data)])
         return jobs[0]
@@ -399,6 +404,41 @@ class Queue(RateLimits):
         return scripts.parse_metrics((yield scripts.get_metrics(self.keys, kind, start, end)))
 
     get_metrics, aget_metrics = twin(_get_metrics)
+    # -- job schedulers (schedulers.py) ------------------------------------------------
+
+    def _upsert_job_scheduler(self, scheduler_id: str, repeat: dict[str, Any],
+                              template: dict[str, Any] | None = None) -> Op[Job]:
+        """Create or replace a job scheduler; returns its pending iteration job.
+        ``repeat``: ``pattern`` (cron, 5 fields or 6 with seconds first) and
+        ``tz``, or ``every`` (ms); optionally ``limit``, ``start_date``,
+        ``end_date`` (aware datetimes or epoch ms), ``immediately``, ``offset``.
+        ``template``: ``name`` (default: the id), ``data``, ``opts`` (job options)."""
+        return (yield from schedulers.upsert(self, scheduler_id, repeat, template))
+
+    upsert_job_scheduler, aupsert_job_scheduler = twin(_upsert_job_scheduler)
+
+    def _get_job_scheduler(self, scheduler_id: str) -> Op[schedulers.JobScheduler | None]:
+        return (yield from schedulers.get(self, scheduler_id))
+
+    get_job_scheduler, aget_job_scheduler = twin(_get_job_scheduler)
+
+    def _get_job_schedulers(self, start: int = 0, end: int = -1, asc: bool = False
+                            ) -> Op[list[schedulers.JobScheduler]]:
+        """Schedulers by next run, latest first unless ``asc`` (as BullMQ)."""
+        return (yield from schedulers.get_all(self, start, end, asc))
+
+    get_job_schedulers, aget_job_schedulers = twin(_get_job_schedulers)
+
+    def _get_job_schedulers_count(self) -> Op[int]:
+        return (yield from schedulers.count(self))
+
+    get_job_schedulers_count, aget_job_schedulers_count = twin(_get_job_schedulers_count)
+
+    def _remove_job_scheduler(self, scheduler_id: str) -> Op[bool]:
+        """Remove a scheduler and its delayed iteration; False if it did not exist."""
+        return (yield from schedulers.remove(self, scheduler_id))
+
+    remove_job_scheduler, aremove_job_scheduler = twin(_remove_job_scheduler)
 
     def close(self) -> None:
         self.connection.close()

@@ -300,6 +300,33 @@ def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -
 def cancel_job(keys: QueueKeys, job_id: str, reason: str) -> Eval:
     return Eval("cancel_job", [keys.job(job_id), keys["active"]],
                 [job_id, reason, keys["cancel"]])
+
+
 def get_rate_limit_ttl(keys: QueueKeys, max_jobs: int) -> Eval:
     """max_jobs 0: the global max (meta.max) if set, else the plain PTTL."""
     return Eval("get_rate_limit_ttl", [keys["limiter"], keys["meta"]], [max_jobs])
+
+
+def _packed_map(values: dict[str, Any]) -> bytes:
+    # unset values are left out, as Node's msgpack of undefined (nil in Lua) is
+    return msgpack.packb({k: v for k, v in values.items() if v is not None})
+
+
+def add_job_scheduler(keys: QueueKeys, scheduler_id: str, next_millis: int | None,
+                      scheduler: dict[str, Any], template_data: str,
+                      template_opts: dict[str, Any],
+                      iteration_opts: dict[str, Any], now: int) -> Eval:
+    return Eval("add_job_scheduler", [keys.base], [
+        scheduler_id, "" if next_millis is None else next_millis, _packed_map(scheduler),
+        template_data, _packed_map(template_opts), _packed_map(iteration_opts), now])
+
+
+def update_job_scheduler(keys: QueueKeys, scheduler_id: str, next_millis: int | None,
+                         iteration_opts: dict[str, Any], now: int, producer_id: str) -> Eval:
+    return Eval("update_job_scheduler", [keys.base], [
+        scheduler_id, "" if next_millis is None else next_millis, _packed_map(iteration_opts),
+        now, producer_id])
+
+
+def remove_job_scheduler(keys: QueueKeys, scheduler_id: str) -> Eval:
+    return Eval("remove_job_scheduler", [keys.base], [scheduler_id])

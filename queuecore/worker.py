@@ -29,13 +29,14 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from . import backoff as backoff_strategies
-from . import scripts
+from . import schedulers, scripts
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import (
     RATE_LIMIT_ERROR,
     ConnectionFailedError,
     InvalidOptionError,
     JobCancelledError,
+    QueueCoreError,
     UnrecoverableError,
 )
 from .job import Job, cancelled_reason, now_ms
@@ -549,11 +550,16 @@ class Worker:
 
     # -- processing --------------------------------------------------------------------
 
-    def _start_jobs(self, jobs: list[tuple[str, dict[str, str], str]]) -> None:
+    def _start_jobs(self, jobs: list[tuple[str, dict[str, str], str]],
+                    scheduled: bool = False) -> None:
         for job_id, raw, token in jobs:
             job = Job(self.queue, job_id, raw)  # never raises: bad fields read as defaults
             job.token = token
             self._active[job_id] = job
+            if job.scheduler_id and not scheduled:
+                # a job scheduler's iteration: add the next one first, as BullMQ does
+                self._spawn(self._next_iteration(job, (job_id, raw, token)))
+                continue
             if self._listeners.get("active"):
                 self._emit("active", job, "waiting")
             if job.deferred_failure:
@@ -564,6 +570,15 @@ class Worker:
                 self._step(job)
             else:
                 self._spawn(self._run_in_thread(job))
+
+    async def _next_iteration(self, job: Job, fetched: tuple[str, dict[str, str], str]) -> None:
+        try:
+            await schedulers.schedule_next(self._call, self.queue, job)
+        except Exception as exc:
+            self._emit("error", QueueCoreError(
+                f"could not add the next iteration of job scheduler {job.scheduler_id!r} "
+                f"after job {job.id}: {exc}"))
+        self._start_jobs([fetched], scheduled=True)
 
     def _step(self, job: Job) -> None:
         # Run the processor up to its first suspension right here, like an

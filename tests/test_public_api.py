@@ -5,7 +5,8 @@ def test_exported_names_are_the_public_api() -> None:
     public = {name for name in dir(queuecore) if not name.startswith("_")}
     modules = {"backoff", "connection", "errors", "events", "job", "keys", "lua_loader",
                "options", "queue", "scripts", "worker", "embedded", "apps", "management",
-               "conf", "registry", "sandbox", "discovery", "flow", "limits"}
+               "conf", "registry", "sandbox", "discovery", "flow", "limits",
+               "cron", "schedulers"}
     assert public - modules == set(queuecore.__all__)
 
 

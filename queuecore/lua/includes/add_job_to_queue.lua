@@ -9,7 +9,8 @@
 -- parent's dependencies key), wc (true: a flow parent, waits for children),
 -- de (opts.de as a map: id, ttl, extend, replace, keepLastIfActive, reschedule;
 -- see deduplicate_job), dd (true: skip the deduplication check, the caller set
--- the key already).
+-- the key already), rjk (the job scheduler id of an iteration job, stored as
+-- the `rjk` field).
 -- Returns the job id (the owner's id when deduplicated), or -5 (parent
 -- missing) / -7 (has another parent).
 local function addJobToQueue(q, j)
@@ -58,6 +59,10 @@ local function addJobToQueue(q, j)
     fields[#fields + 1] = j.pk
     fields[#fields + 1] = "parent"
     fields[#fields + 1] = j.pj
+  end
+  if j.rjk then
+    fields[#fields + 1] = "rjk"
+    fields[#fields + 1] = j.rjk
   end
   rcall("HSET", jobKey, unpack(fields))
   rcall("XADD", q.events, "MAXLEN", "~", q.maxEvents, "*", "event", "added", "jobId", jobId,

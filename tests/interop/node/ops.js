@@ -4,6 +4,7 @@
 // goes on.
 //   node ops.js <redis url> <queue name> '[{"op": "add", "name": "a"}, ...]'
 const { Queue } = require('bullmq');
+const { CronExpressionParser } = require('cron-parser');
 const { parseArgs, armWatchdog, emit, describeJob } = require('./lib');
 
 const handlers = {
@@ -45,6 +46,20 @@ const handlers = {
   getDeduplicationJobId: async (q, o) => q.getDeduplicationJobId(o.id),
   removeDeduplicationKey: async (q, o) => q.removeDeduplicationKey(o.id),
   sleep: async (q, o) => { await new Promise(r => setTimeout(r, o.ms)); return true; },
+  upsertJobScheduler: async (q, o) => {
+    const job = await q.upsertJobScheduler(o.id, o.repeat, o.template);
+    return job ? { id: job.id, delay: job.delay } : null;
+  },
+  getJobScheduler: async (q, o) => (await q.getJobScheduler(o.id)) ?? null,
+  getJobSchedulers: async (q, o) => q.getJobSchedulers(o.start ?? 0, o.end ?? -1, o.asc ?? false),
+  getJobSchedulersCount: async q => q.getJobSchedulersCount(),
+  removeJobScheduler: async (q, o) => q.removeJobScheduler(o.id),
+  // o.runs next times of o.pattern in o.tz after each o.starts entry (cron-parser, as
+  // BullMQ's default repeat strategy calls it)
+  cronNext: async (q, o) => o.starts.map(start => {
+    const it = CronExpressionParser.parse(o.pattern, { tz: o.tz, currentDate: new Date(start) });
+    return Array.from({ length: o.runs }, () => it.next().getTime());
+  }),
 };
 
 async function main() {
