@@ -19,6 +19,7 @@ from queuecore.discovery import remember
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
 from . import actions, charts, flows, presenters
+from . import schedulers as scheduler_views
 from . import workers as workers_mod
 from .access import OPERATE, gate, may_operate
 from .conf import DashboardSettings, connection, dashboard_settings
@@ -215,3 +216,32 @@ def workers_page(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/workers.html", {
         "groups": groups, "listing_refused": found is None, "conf": conf,
         "unattended": [s for s in summaries if s.waiting_without_workers]})
+
+
+@require_GET
+@gate()
+def schedulers_page(request: HttpRequest) -> HttpResponse:
+    """Every job scheduler of the visible queues."""
+    conf = dashboard_settings()
+    groups = []
+    for name in visible_queues(conf):
+        rows = scheduler_views.scheduler_rows(get_queue(conf, name))
+        if rows:
+            groups.append((name, rows))
+    return render(request, "dashboard/schedulers.html", {
+        "groups": groups, "conf": conf, "can_operate": may_operate(request.user)})
+
+
+@require_POST
+@gate(OPERATE)
+def scheduler_action(request: HttpRequest, name: str, scheduler_id: str,
+                     action: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    runs = {"edit": scheduler_views.edit, "remove": scheduler_views.remove}
+    if action not in runs:
+        raise Http404(f"no scheduler action {action!r}")
+    message = _attempt(request, action, lambda: runs[action](request, queue, scheduler_id))
+    if message is not None:
+        messages.success(request, message)
+    return redirect(reverse("dashboard:schedulers"))

@@ -80,3 +80,17 @@ def next_run(pattern: str, tz: str | None, after_ms: int) -> int | None:
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidOptionError(f"invalid cron pattern {pattern!r}: {exc}") from None
     return round(found.timestamp() * 1000)
+
+
+def previous_run(pattern: str, tz: str | None, before_ms: int) -> int | None:
+    """The last time (epoch ms) strictly before ``before_ms`` that ``pattern``
+    matches in ``tz`` (the dashboard's "last run"); None if there is none."""
+    expression = _expression(pattern)
+    start = datetime.fromtimestamp(before_ms / 1000, zone(tz))
+    try:
+        found = croniter(expression, start, second_at_beginning=True).get_prev(datetime)
+    except CroniterBadDateError:
+        return None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidOptionError(f"invalid cron pattern {pattern!r}: {exc}") from None
+    return round(found.timestamp() * 1000)
