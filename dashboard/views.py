@@ -19,7 +19,7 @@ from queuecore.discovery import remember
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
 from . import actions, flows, presenters
-from .access import OPERATE, gate, may_operate
+from .access import OPERATE, allowed_actions, gate, may_operate, queue_rules, visible
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
 from .queues import STATES, get_queue, server_info, summarize, visible_queues
@@ -37,8 +37,8 @@ def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
         raise Http404(f"no queue {name!r} here") from None
 
 
-def overview_context(conf: DashboardSettings) -> dict[str, Any]:
-    return {"queues": summarize(conf, visible_queues(conf))}
+def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
+    return {"queues": summarize(conf, visible(user, visible_queues(conf)))}
 
 
 @require_GET
@@ -46,7 +46,7 @@ def overview_context(conf: DashboardSettings) -> dict[str, Any]:
 def overview(request: HttpRequest) -> HttpResponse:
     conf = dashboard_settings()
     return render(request, "dashboard/overview.html", {
-        **overview_context(conf), "server": server_info(conf), "conf": conf,
+        **overview_context(conf, request.user), "server": server_info(conf), "conf": conf,
         "can_operate": may_operate(request.user)})
 
 
@@ -91,8 +91,8 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("dashboard:job", name=name, job_id=job_id)
     context = queue_context(conf, queue, state, page, asc)
     return render(request, "dashboard/queue.html", {
-        **context, "can_operate": may_operate(request.user), "conf": conf,
-        "clean_states": actions.CLEAN_STATES})
+        **context, "can_operate": may_operate(request.user, name), "conf": conf,
+        "clean_states": actions.CLEAN_STATES, "can": allowed_actions(request.user, name)})
 
 
 def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
@@ -114,11 +114,11 @@ def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
     context = job_context(conf, queue, job_id)
-    can_operate = may_operate(request.user)
+    can = allowed_actions(request.user, name)
     return render(request, "dashboard/job.html", {
-        **context, "can_operate": can_operate, "conf": conf,
+        **context, "can_operate": can["any"], "conf": conf, "can": can,
         # never offer to save masked or cut data back over the real data
-        "can_edit_data": can_operate and conf.formatter is None
+        "can_edit_data": can["edit"] and conf.formatter is None
         and not context["job"]["data_cut"]})
 
 
@@ -192,4 +192,8 @@ def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> Htt
 @gate()
 def activity(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.all()[:200]
+    if queue_rules(request.user) is not None:  # limited to some queues: only theirs
+        recent = list(AuditEntry.objects.all()[:2000])
+        seen = set(visible(request.user, {e.queue for e in recent}))
+        entries = [e for e in recent if e.queue in seen][:200]  # type: ignore[assignment]
     return render(request, "dashboard/activity.html", {"entries": entries})
