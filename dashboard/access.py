@@ -148,3 +148,24 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
         return wrapped
 
     return decorator
+
+
+def hide_unseen_flow(user: Any, context: dict[str, Any]) -> dict[str, Any]:
+    """A job page's flow without the names of queues the user may not see:
+    such a parent or child shows as a job elsewhere, with no key, id or subtree."""
+
+    def prune(nodes: list[Any]) -> None:
+        for node in nodes:
+            if node.queue is not None and not may_see_queue(user, node.queue):
+                node.queue, node.key, node.job_id = None, "a job in another queue", ""
+                node.children, node.more = [], 0
+            prune(node.children)
+
+    if queue_rules(user) is None:
+        return context
+    prune(context.get("children", []))
+    prune(context.get("ancestors", []))
+    job = context.get("job", {})
+    if job.get("parent_queue") and not may_see_queue(user, job["parent_queue"]):
+        context["job"] = {**job, "parent_id": None, "parent_queue": None}
+    return context

@@ -19,7 +19,14 @@ from django.http import Http404
 from django.template.loader import render_to_string
 
 from . import views
-from .access import allowed_actions, may_see_queue, may_view, queue_rules, visible
+from .access import (
+    allowed_actions,
+    hide_unseen_flow,
+    may_see_queue,
+    may_view,
+    queue_rules,
+    visible,
+)
 from .conf import DashboardSettings, connection, dashboard_settings
 from .queues import STATES, visible_queues
 
@@ -155,7 +162,8 @@ class JobConsumer(LiveConsumer):
 
     def render(self) -> str:
         try:
-            context = views.job_context(self.conf, self.queue, self.job_id)
+            context = hide_unseen_flow(self.user,
+                                       views.job_context(self.conf, self.queue, self.job_id))
         except Http404:
             return ('<section id="job-body" hx-swap-oob="true">'
                     "<p>This job was removed.</p></section>")

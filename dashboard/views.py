@@ -19,7 +19,15 @@ from queuecore.discovery import remember
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
 from . import actions, flows, presenters
-from .access import OPERATE, allowed_actions, gate, may_operate, queue_rules, visible
+from .access import (
+    OPERATE,
+    allowed_actions,
+    gate,
+    hide_unseen_flow,
+    may_operate,
+    queue_rules,
+    visible,
+)
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
 from .queues import STATES, get_queue, server_info, summarize, visible_queues
@@ -113,7 +121,7 @@ def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str,
 def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
-    context = job_context(conf, queue, job_id)
+    context = hide_unseen_flow(request.user, job_context(conf, queue, job_id))
     can = allowed_actions(request.user, name)
     return render(request, "dashboard/job.html", {
         **context, "can_operate": can["any"], "conf": conf, "can": can,

@@ -316,3 +316,24 @@ def test_permissions_exist_after_migrating(db: None) -> None:
     names = set(Permission.objects.filter(content_type__app_label="dashboard")
                 .values_list("codename", flat=True))
     assert {"view_queues", "operate_queues", *ACTION_PERMS} <= names
+
+
+@pytest.mark.django_db
+def test_a_flow_does_not_name_queues_the_user_may_not_see(two_queues: tuple[Queue, Queue],
+                                                          redis_url: str,
+                                                          django_user_model: Any) -> None:
+    from queuecore import FlowProducer
+
+    mine, hidden = two_queues
+    with FlowProducer(redis_url) as flows:
+        tree = flows.add({"name": "ship", "queue_name": mine.name, "children": [
+            {"name": "charge", "queue_name": hidden.name},
+            {"name": "pack", "queue_name": mine.name}]})
+    charge, pack = (child.job for child in tree.children)
+    assert hidden.get_job(charge.id) is not None
+    user = make_user(django_user_model, groups=(_team(mine.name, False),))
+    page = client_for(user).get(f"{BASE}{mine.name}/jobs/{tree.job.id}/").content.decode()
+    assert f"{BASE}{mine.name}/jobs/{pack.id}/" in page
+    assert hidden.name not in page and "a job in another queue" in page
+    free = client_for(make_user(django_user_model))
+    assert hidden.name in free.get(f"{BASE}{mine.name}/jobs/{tree.job.id}/").content.decode()
