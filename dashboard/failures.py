@@ -40,8 +40,10 @@ SAMPLES = 5
 _QUOTED = re.compile(r"""'[^'\n]*'|"[^"\n]*"|`[^`\n]*`""")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 _HEXID = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b|\b0x[0-9a-f]+\b", re.I)
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# a number, unless it ends a name (handler2, utf8, v2 stay as they are)
+_NUMBER = re.compile(r"(?<![A-Za-z_])\d+(?:\.\d+)?")
 _SPACE = re.compile(r"\s+")
+_LINE = re.compile(r":\d+(?::\d+)?(?=\W|$)")  # :line or :line:column of a frame
 
 
 def normalise(text: str) -> str:
@@ -53,10 +55,15 @@ def normalise(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def normalise_frame(frame: str) -> str:
+    """Only the line (and column) go: a file or function name is the cause's own."""
+    return _SPACE.sub(" ", _LINE.sub(":<n>", frame)).strip()
+
+
 def signature(reason: str, top_frame: str) -> tuple[str, str]:
     """(normalised first line of the reason, normalised top frame)."""
     first = reason.strip().splitlines()[0] if reason.strip() else ""
-    return normalise(first[:300]), normalise(top_frame)
+    return normalise(first[:300]), normalise_frame(top_frame)
 
 
 def group_key(sig: tuple[str, str]) -> str:

@@ -5,7 +5,9 @@
   is still in the failed set, its opts, and the top frame of its latest stack
   trace only (a job may keep many whole traces; the caller never needs them).
   The top frame: for a Python traceback the last 'File "f", line n, in fn'
-  (the innermost), else the first line starting with "at " (Node).
+  (the innermost; found in the JSON text, so the last trace without one
+  would show an earlier trace's), else the first line starting with "at "
+  (Node).
 
   KEYS: 1 failed set
   ARGV: 1 queue key prefix, 2 start, 3 end (ZREVRANGE of failed; ignored
@@ -27,23 +29,43 @@ else
   ids = rcall("ZREVRANGE", KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 end
 
+-- the last 'File "f", line n, in fn' of a Python traceback, read from the
+-- stacktrace's JSON text itself (quotes escaped): no decoding of all the
+-- traces, and the tail first, where the latest trace's innermost frame is
+local function pythonFrame(text)
+  -- plain finds to the last occurrence (fast), then one anchored match
+  local last, at = nil, 1
+  while true do
+    local found = string.find(text, 'File \\"', at, true)
+    if not found then
+      break
+    end
+    last, at = found, found + 6
+  end
+  if not last then
+    return nil
+  end
+  local file, line, fn = string.match(text, '^File \\"(.-)\\", line (%d+), in ([^\\\n]*)', last)
+  return file and (file .. ":" .. line .. " in " .. fn) or nil
+end
+
 local function topFrame(raw)
-  if not raw then
+  if not raw or raw == "" then
     return ""
   end
-  local ok, stack = pcall(cjson.decode, raw)
-  if not ok or type(stack) ~= "table" or #stack == 0 or type(stack[#stack]) ~= "string" then
-    return ""
-  end
-  local trace = stack[#stack]
-  local frame
-  for file, line, fn in string.gmatch(trace, 'File "([^"\n]*)", line (%d+), in ([^\n]*)') do
-    frame = file .. ":" .. line .. " in " .. fn
+  local frame = pythonFrame(#raw > 4096 and string.sub(raw, -4096) or raw)
+  if not frame and #raw > 4096 then
+    frame = pythonFrame(raw)
   end
   if frame then
     return frame
   end
-  return string.match(trace, "\n%s*at ([^\n]*)") or ""
+  -- not Python: decode, and take the first "at " line of the latest trace (Node)
+  local ok, stack = pcall(cjson.decode, raw)
+  if not ok or type(stack) ~= "table" or #stack == 0 or type(stack[#stack]) ~= "string" then
+    return ""
+  end
+  return string.match(stack[#stack], "\n%s*at ([^\n]*)") or ""
 end
 
 local reply = {}

@@ -23,8 +23,11 @@ def test_normalise_keeps_words_and_drops_values() -> None:
     assert failures.normalise("user 3f2b9c1e-0a4d-4e7b-9c1a-2b3c4d5e6f70 at 0x7f3a2c") == \
         "user <id> at <id>"
     assert failures.normalise("job deadbeef42 failed after 1.5 s") == "job <id> failed after <n> s"
-    assert failures.signature("bad 'x'\nmore", 'app.py:12 in pay') == ("bad <str>",
-                                                                       "app.py:<n> in pay")
+    assert failures.normalise("handler2 got utf8 from v2 after 40ms") == \
+        "handler2 got utf8 from v2 after <n>ms"
+    assert failures.signature("bad 'x'\nmore", "app/v2.py:12 in pay3") == (
+        "bad <str>", "app/v2.py:<n> in pay3")
+    assert failures.normalise_frame("charge (/srv/pay.js:10:7)") == "charge (/srv/pay.js:<n>)"
 
 
 def test_groups_by_reason_and_top_frame(queue: Queue, redis_url: str) -> None:
@@ -120,3 +123,20 @@ def test_group_actions_need_post_and_permission(viewer: Client, operator: Client
     assert queue.get_job_counts("failed")["failed"] == 1
     viewer_part = viewer.get(f"/admin/queues/{queue.name}/failures/").content.decode()
     assert "Retry group" not in viewer_part and "Clean group" not in viewer_part
+
+
+def test_top_frame_of_long_python_and_of_node_traces(queue: Queue, redis_url: str,
+                                                     r: redis.Redis) -> None:
+    import json
+
+    long_id, node_id = make_failures(queue, redis_url, cards(2))
+    frames = "".join(f'  File "/srv/lib{i}.py", line {i}, in step{i}\n    step()\n'
+                     for i in range(200))  # the innermost frame far from the start
+    python = (f"Traceback (most recent call last):\n{frames}"
+              f'  File "/srv/pay.py", line 7, in charge\n    x()\nValueError: {"y" * 5000}\n')
+    node = "Error: card declined\n    at charge (/srv/pay.js:10:7)\n    at run (/srv/w.js:1:1)"
+    r.hset(queue.keys.job(long_id), "stacktrace", json.dumps(["old", python]))
+    r.hset(queue.keys.job(node_id), "stacktrace", json.dumps(["old", node]))
+    frames_read = {job["id"]: job["top_frame"] for job in failures.read_failed(queue)}
+    assert frames_read[long_id] == "/srv/pay.py:7 in charge"
+    assert frames_read[node_id] == "charge (/srv/pay.js:10:7)"
