@@ -1,15 +1,28 @@
 """One gate for every dashboard view: a logged-in staff user with the
-dashboard's permission, no caching, CSRF on actions (Django's middleware)."""
+dashboard's permission, no caching, CSRF on actions (Django's middleware).
+
+Who may do what, where:
+
+* ``dashboard.view_queues`` lets a staff user in; ``dashboard.operate_queues``
+  grants every action; ``dashboard.retry_jobs`` etc. grant one kind of action
+  each (see ``ACTION_KINDS``). Superusers hold them all; READ_ONLY turns every
+  action off.
+* ``QueueAccess`` rules limit the queues: a user none of whose groups has a
+  rule sees every queue; otherwise only the queues their groups' patterns
+  match, and acts only on those matched by a rule with ``can_operate``. A
+  queue a user may not see is a 404 everywhere, so its name does not leak.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from fnmatch import fnmatchcase
 from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
@@ -18,20 +31,101 @@ from .conf import dashboard_settings
 VIEW = "dashboard.view_queues"
 OPERATE = "dashboard.operate_queues"
 
+# kind of action -> the permission that grants it (operate_queues grants all)
+ACTION_KINDS = {
+    "retry": "dashboard.retry_jobs",
+    "promote": "dashboard.promote_jobs",
+    "remove": "dashboard.remove_jobs",
+    "clean": "dashboard.clean_queues",
+    "pause": "dashboard.pause_queues",
+    "drain": "dashboard.drain_queues",
+    "obliterate": "dashboard.obliterate_queues",
+    "edit": "dashboard.edit_jobs",
+    "add": "dashboard.add_jobs",
+    "cancel": "dashboard.cancel_jobs",
+}
+# the actions in URLs -> their kind; an action not listed needs operate_queues
+KIND_OF = {
+    "pause": "pause", "resume": "pause", "retry-all": "retry", "promote-all": "promote",
+    "clean": "clean", "drain": "drain", "obliterate": "obliterate",
+    "retry": "retry", "promote": "promote", "remove": "remove", "duplicate": "add",
+    "edit-data": "edit", "change-delay": "edit", "change-priority": "edit", "add": "add",
+    "retry-group": "retry", "clean-group": "clean", "cancel": "cancel",
+    "edit": "edit",  # a job scheduler's schedule
+}
+BULK_KINDS = ("retry", "remove", "promote")
+
 
 def may_view(user: Any) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff
                 and user.has_perm(VIEW))
 
 
-def may_operate(user: Any) -> bool:
-    return may_view(user) and user.has_perm(OPERATE) and not dashboard_settings().read_only
+def queue_rules(user: Any) -> list[tuple[str, bool]] | None:
+    """The (pattern, can_operate) rules of the user's groups; None: not limited.
+    Cached on the user object, like Django's permission cache."""
+    if user.is_superuser:
+        return None
+    if not hasattr(user, "_queue_rules_cache"):
+        from .models import QueueAccess  # models import after apps are ready
+
+        rules = list(QueueAccess.objects.filter(group__in=user.groups.all())
+                     .values_list("pattern", "can_operate"))
+        user._queue_rules_cache = rules or None
+    return user._queue_rules_cache
+
+
+def may_see_queue(user: Any, name: str) -> bool:
+    if not may_view(user):
+        return False
+    rules = queue_rules(user)
+    return rules is None or any(fnmatchcase(name, pattern) for pattern, _ in rules)
+
+
+def visible(user: Any, names: Iterable[str]) -> list[str]:
+    """The names the user may see, in order (for lists, search results, the activity log)."""
+    if not may_view(user):
+        return []
+    rules = queue_rules(user)
+    if rules is None:
+        return list(names)
+    return [n for n in names if any(fnmatchcase(n, pattern) for pattern, _ in rules)]
+
+
+def may_act(user: Any, kind: str | None, name: str | None = None) -> bool:
+    """May the user take this kind of action (on this queue)? kind None: an
+    action without a kind of its own, which needs operate_queues."""
+    if not may_view(user) or dashboard_settings().read_only:
+        return False
+    permission = ACTION_KINDS.get(kind or "")
+    if not (user.has_perm(OPERATE) or (permission is not None and user.has_perm(permission))):
+        return False
+    rules = queue_rules(user)
+    if rules is None or name is None:
+        return True
+    return any(can and fnmatchcase(name, pattern) for pattern, can in rules)
+
+
+def allowed_actions(user: Any, name: str | None = None) -> dict[str, bool]:
+    """``{kind: allowed}`` for templates (``can.retry``), with ``any`` and
+    ``bulk`` (one of the actions on selected jobs)."""
+    can = {kind: may_act(user, kind, name) for kind in ACTION_KINDS}
+    can["any"] = any(can.values())
+    can["bulk"] = any(can[k] for k in BULK_KINDS)
+    return can
+
+
+def may_operate(user: Any, name: str | None = None) -> bool:
+    """May the user take any action at all (on this queue)?"""
+    return any(may_act(user, kind, name) for kind in ACTION_KINDS)
 
 
 def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
                                             Callable[..., HttpResponse]]:
     """Anonymous users go to the login page; others need staff status and
-    ``permission`` (operating also needs READ_ONLY off)."""
+    view_queues; a ``name`` in the URL must be a queue the user may see (else
+    404). ``permission`` OPERATE takes the action from the URL's ``action``;
+    a kind (``"add"``) names the action itself."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -40,12 +134,40 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-            allowed = may_operate(user) if permission == OPERATE else may_view(user)
-            if not allowed:
-                raise PermissionDenied("you may not " + (
-                    "act on queues" if permission == OPERATE else "view queues"))
+            if not may_view(user):
+                raise PermissionDenied("you may not view queues")
+            name = kwargs.get("name")
+            if name is not None and not may_see_queue(user, name):
+                raise Http404(f"no queue {name!r} here")
+            if permission != VIEW:
+                kind = (KIND_OF.get(kwargs.get("action", "")) if permission == OPERATE
+                        else permission)
+                if not may_act(user, kind, name):
+                    raise PermissionDenied(f"you may not {kind or 'act on queues'}"
+                                           + (f" in {name}" if name else ""))
             return view(request, *args, **kwargs)
 
         return wrapped
 
     return decorator
+
+
+def hide_unseen_flow(user: Any, context: dict[str, Any]) -> dict[str, Any]:
+    """A job page's flow without the names of queues the user may not see:
+    such a parent or child shows as a job elsewhere, with no key, id or subtree."""
+
+    def prune(nodes: list[Any]) -> None:
+        for node in nodes:
+            if node.queue is not None and not may_see_queue(user, node.queue):
+                node.queue, node.key, node.job_id = None, "a job in another queue", ""
+                node.children, node.more = [], 0
+            prune(node.children)
+
+    if queue_rules(user) is None:
+        return context
+    prune(context.get("children", []))
+    prune(context.get("ancestors", []))
+    job = context.get("job", {})
+    if job.get("parent_queue") and not may_see_queue(user, job["parent_queue"]):
+        context["job"] = {**job, "parent_id": None, "parent_queue": None}
+    return context

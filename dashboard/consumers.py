@@ -19,7 +19,14 @@ from django.http import Http404
 from django.template.loader import render_to_string
 
 from . import views
-from .access import may_operate, may_view
+from .access import (
+    allowed_actions,
+    hide_unseen_flow,
+    may_see_queue,
+    may_view,
+    queue_rules,
+    visible,
+)
 from .conf import DashboardSettings, connection, dashboard_settings
 from .queues import STATES, visible_queues
 
@@ -42,7 +49,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         self.conf = dashboard_settings()
-        self.can_operate = await database_sync_to_async(may_operate)(user)
+        self.user = user
+        # a queue the user may not see is as absent as one that does not exist
+        name = self.scope.get("url_route", {}).get("kwargs", {}).get("name")
+        if name is not None and not await database_sync_to_async(may_see_queue)(user, name):
+            await self.close(code=4404)
+            return
+        await database_sync_to_async(queue_rules)(user)  # cached: renders need no DB
+        self.can = await database_sync_to_async(allowed_actions)(user, name)
+        self.can_operate = self.can["any"]
         # Forms in pushed partials need a CSRF token: Django accepts the
         # (unmasked) secret from the page's own csrftoken cookie.
         self.csrf_token = self.scope.get("cookies", {}).get(settings.CSRF_COOKIE_NAME, "")
@@ -104,11 +119,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
 class OverviewConsumer(LiveConsumer):
     def streams(self) -> list[str]:
-        return [f"{self.conf.prefix}:{name}:events" for name in visible_queues(self.conf)]
+        return [f"{self.conf.prefix}:{name}:events"
+                for name in visible(self.user, visible_queues(self.conf))]
 
     def render(self) -> str:
         return render_to_string("dashboard/partials/queue_table.html",
-                                {**views.overview_context(self.conf), "oob": True})
+                                {**views.overview_context(self.conf, self.user), "oob": True})
 
 
 class QueueConsumer(LiveConsumer):
@@ -130,7 +146,7 @@ class QueueConsumer(LiveConsumer):
     def render(self) -> str:
         context: dict[str, Any] = {
             **views.queue_context(self.conf, self.queue, self.state, self.page, self.asc),
-            "oob": True}
+            "oob": True, "can": self.can}
         html = (render_to_string("dashboard/partials/tabs.html", context)
                 + render_to_string("dashboard/partials/job_list.html", context))
         now = time.monotonic()
@@ -153,10 +169,11 @@ class JobConsumer(LiveConsumer):
 
     def render(self) -> str:
         try:
-            context = views.job_context(self.conf, self.queue, self.job_id)
+            context = hide_unseen_flow(self.user,
+                                       views.job_context(self.conf, self.queue, self.job_id))
         except Http404:
             return ('<section id="job-body" hx-swap-oob="true">'
                     "<p>This job was removed.</p></section>")
         return render_to_string("dashboard/partials/job_body.html", {
-            **context, "oob": True, "can_operate": self.can_operate,
+            **context, "oob": True, "can_operate": self.can_operate, "can": self.can,
             "csrf_token": self.csrf_token})

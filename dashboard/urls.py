@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import add_job, bulk, failures, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -16,4 +16,9 @@ urlpatterns = [
     path("<str:name>/jobs/<str:job_id>/raw/", views.job_raw, name="job_raw"),
     path("<str:name>/jobs/<str:job_id>/actions/<str:action>/", views.job_action,
          name="job_action"),
+    path("<str:name>/add/", add_job.add_job, name="add_job"),
+    path("<str:name>/bulk/<str:action>/", bulk.bulk_action, name="bulk_action"),
+    path("<str:name>/failures/", failures.failure_groups, name="failure_groups"),
+    path("<str:name>/failures/<str:key>/actions/<str:action>/", failures.failure_group_action,
+         name="failure_group_action"),
 ]

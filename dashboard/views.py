@@ -21,7 +21,15 @@ from queuecore.errors import InvalidQueueNameError, QueueCoreError
 from . import actions, charts, flows, presenters
 from . import schedulers as scheduler_views
 from . import workers as workers_mod
-from .access import OPERATE, gate, may_operate
+from .access import (
+    OPERATE,
+    allowed_actions,
+    gate,
+    hide_unseen_flow,
+    may_operate,
+    queue_rules,
+    visible,
+)
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
 from .queues import STATES, get_queue, server_info, summarize, visible_queues
@@ -39,8 +47,8 @@ def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
         raise Http404(f"no queue {name!r} here") from None
 
 
-def overview_context(conf: DashboardSettings) -> dict[str, Any]:
-    return {"queues": summarize(conf, visible_queues(conf))}
+def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
+    return {"queues": summarize(conf, visible(user, visible_queues(conf)))}
 
 
 @require_GET
@@ -48,7 +56,7 @@ def overview_context(conf: DashboardSettings) -> dict[str, Any]:
 def overview(request: HttpRequest) -> HttpResponse:
     conf = dashboard_settings()
     return render(request, "dashboard/overview.html", {
-        **overview_context(conf), "server": server_info(conf), "conf": conf,
+        **overview_context(conf, request.user), "server": server_info(conf), "conf": conf,
         "can_operate": may_operate(request.user)})
 
 
@@ -93,9 +101,9 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("dashboard:job", name=name, job_id=job_id)
     context = queue_context(conf, queue, state, page, asc)
     return render(request, "dashboard/queue.html", {
-        **context, **charts_context(conf, queue), "can_operate": may_operate(request.user),
-        "conf": conf,
-        "clean_states": actions.CLEAN_STATES})
+        **context, **charts_context(conf, queue), "can_operate": may_operate(request.user, name),
+        "conf": conf, "clean_states": actions.CLEAN_STATES,
+        "can": allowed_actions(request.user, name)})
 
 
 def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
@@ -121,12 +129,12 @@ def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str,
 def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
-    context = job_context(conf, queue, job_id)
-    can_operate = may_operate(request.user)
+    context = hide_unseen_flow(request.user, job_context(conf, queue, job_id))
+    can = allowed_actions(request.user, name)
     return render(request, "dashboard/job.html", {
-        **context, "can_operate": can_operate, "conf": conf,
+        **context, "can_operate": can["any"], "conf": conf, "can": can,
         # never offer to save masked or cut data back over the real data
-        "can_edit_data": can_operate and conf.formatter is None
+        "can_edit_data": can["edit"] and conf.formatter is None
         and not context["job"]["data_cut"]})
 
 
@@ -200,6 +208,10 @@ def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> Htt
 @gate()
 def activity(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.all()[:200]
+    if queue_rules(request.user) is not None:  # limited to some queues: only theirs
+        recent = list(AuditEntry.objects.all()[:2000])
+        seen = set(visible(request.user, {e.queue for e in recent}))
+        entries = [e for e in recent if e.queue in seen][:200]  # type: ignore[assignment]
     return render(request, "dashboard/activity.html", {"entries": entries})
 
 
@@ -209,7 +221,7 @@ def workers_page(request: HttpRequest) -> HttpResponse:
     """Every live worker of each visible queue, and the queues with jobs
     waiting that nobody runs."""
     conf = dashboard_settings()
-    names = visible_queues(conf)
+    names = visible(request.user, visible_queues(conf))
     summaries = summarize(conf, names)
     found = workers_mod.live_workers(conf, names)
     groups = [(s, (found or {}).get(s.name, [])) for s in summaries]
@@ -224,12 +236,11 @@ def schedulers_page(request: HttpRequest) -> HttpResponse:
     """Every job scheduler of the visible queues."""
     conf = dashboard_settings()
     groups = []
-    for name in visible_queues(conf):
+    for name in visible(request.user, visible_queues(conf)):
         rows = scheduler_views.scheduler_rows(get_queue(conf, name))
         if rows:
-            groups.append((name, rows))
-    return render(request, "dashboard/schedulers.html", {
-        "groups": groups, "conf": conf, "can_operate": may_operate(request.user)})
+            groups.append((name, rows, allowed_actions(request.user, name)))
+    return render(request, "dashboard/schedulers.html", {"groups": groups, "conf": conf})
 
 
 @require_POST

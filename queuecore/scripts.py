@@ -330,3 +330,17 @@ def update_job_scheduler(keys: QueueKeys, scheduler_id: str, next_millis: int | 
 
 def remove_job_scheduler(keys: QueueKeys, scheduler_id: str) -> Eval:
     return Eval("remove_job_scheduler", [keys.base], [scheduler_id])
+
+
+def failure_summaries(keys: QueueKeys, start: int, end: int, reason_bytes: int,
+                      job_ids: Sequence[str] = ()) -> Eval:
+    """A page of the failed set (or the given ids) with what identifies each failure."""
+    return Eval("failure_summaries", [keys["failed"]],
+                [keys.base, start, end, reason_bytes, *job_ids])
+
+
+def parse_failure_summaries(reply: list[Any]) -> list[dict[str, str]]:
+    names = ("name", "failed_reason", "finished_on", "timestamp", "in_failed", "opts",
+             "top_frame")
+    return [{"id": reply[i], **dict(zip(names, reply[i + 1], strict=True))}
+            for i in range(0, len(reply), 2)]

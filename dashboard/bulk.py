@@ -1,0 +1,115 @@
+"""Acting on the jobs selected in a list: retry, remove or promote each,
+in one POST; every job that could not be acted on is counted with why."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from queuecore import Job, Queue
+from queuecore.connection import Call, Op
+from queuecore.errors import QueueCoreError
+
+from .access import OPERATE, gate
+from .actions import ActionError, audit
+from .conf import dashboard_settings
+from .views import _queue_or_404
+
+MAX_SELECTED = 500  # more than a page holds; Django refuses over 1,000 fields anyway
+# action -> the states a job must be in, and the past tense for the report
+NEEDS = {"retry": ("failed", "completed"), "promote": ("delayed",), "remove": None}
+DONE = {"retry": "Retried", "promote": "Promoted", "remove": "Removed"}
+
+
+@dataclass
+class BulkResult:
+    action: str
+    done: list[str] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # why -> ids
+
+    def report(self) -> str:
+        total = len(self.done) + sum(len(ids) for ids in self.skipped.values())
+        text = f"{DONE[self.action]} {len(self.done)} of {total} selected job(s)."
+        if self.skipped:
+            reasons = "; ".join(f"{why}: {', '.join(ids[:10])}"
+                                + (f" … ({len(ids)})" if len(ids) > 10 else "")
+                                for why, ids in self.skipped.items())
+            text += f" Not {DONE[self.action].lower()}: {reasons}."
+        return text
+
+
+def selected_ids(request: HttpRequest) -> list[str]:
+    ids = list(dict.fromkeys(i.strip() for i in request.POST.getlist("ids") if i.strip()))
+    if not ids:
+        raise ActionError("select at least one job first")
+    if len(ids) > MAX_SELECTED:
+        raise ActionError(f"select at most {MAX_SELECTED} jobs at a time, not {len(ids)}")
+    return ids
+
+
+def light_job(queue: Queue, job_id: str) -> Job:
+    """A job with only its options read (retry needs lifo): never its data,
+    which may be megabytes."""
+    def read() -> Op[str | None]:
+        return (yield Call(("HGET", queue.keys.job(job_id), "opts")))
+
+    opts = queue.connection.run(read())
+    return Job(queue, job_id, {"opts": opts} if opts else {})
+
+
+def act_on(queue: Queue, action: str, ids: list[str]) -> BulkResult:
+    """Each job is checked and acted on by itself: one that changed state
+    meanwhile is refused by its script and reported, the others go through."""
+    if action not in NEEDS:
+        raise ActionError(f"unknown action {action!r} for selected jobs")
+    result = BulkResult(action)
+    for job_id in ids:
+        job = light_job(queue, job_id)
+        try:
+            state = job.get_state()
+            if state == "unknown":
+                result.skipped["no longer exists"].append(job_id)
+                continue
+            needs = NEEDS[action]
+            if needs is not None and state not in needs:
+                result.skipped[f"is {state}, not {' or '.join(needs)}"].append(job_id)
+                continue
+            if action == "retry":
+                job.retry(state)
+            elif action == "promote":
+                job.promote()
+            elif not job.remove():
+                result.skipped["is being processed (locked)"].append(job_id)
+                continue
+        except QueueCoreError as exc:
+            result.skipped[str(exc)].append(job_id)
+            continue
+        result.done.append(job_id)
+    return result
+
+
+@require_POST
+@gate(OPERATE)
+def bulk_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    target = reverse("dashboard:queue", args=[name])
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        target = back
+    try:
+        result = act_on(queue, action, selected_ids(request))
+    except ActionError as exc:
+        messages.error(request, str(exc))
+        return redirect(target)
+    message = result.report()
+    audit(request, f"bulk-{action}", name, result.done, message)
+    (messages.success if result.done else messages.warning)(request, message)
+    return redirect(target)
