@@ -262,3 +262,26 @@ def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -
     """Raise the specific error when a script replied with a negative code."""
     if isinstance(code, int) and code < 0:
         raise script_error(code, command, job_id, state)
+
+
+@dataclass(slots=True)
+class SearchChunk:
+    """One search_jobs reply: where to go on ("" when the state is read), how
+    many jobs were looked at, how many the state holds, and the matches."""
+
+    cursor: str
+    looked: int
+    total: int
+    jobs: list[tuple[str, dict[str, str]]]
+
+
+def search_jobs(keys: QueueKeys, suffix: str, cursor: str, chunk: int, budget: int, want: int,
+                fields: Sequence[str], match: Sequence[str]) -> Eval:
+    """``match`` is ("all",), ("sub", field, needle) or ("kv", "", path, value)."""
+    kind = "list" if suffix in ("wait", "paused", "active") else "zset"
+    return Eval("search_jobs", [keys[suffix]],
+                [keys.base, kind, cursor, chunk, budget, want, " ".join(fields), *match])
+
+
+def parse_search(reply: list[Any]) -> SearchChunk:
+    return SearchChunk(str(reply[0]), int(reply[1]), int(reply[2]), parse_jobs(reply[3:]))
