@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 
 from queuecore import Job
 from queuecore.errors import InvalidOptionError
-from queuecore.search import JobSearch, SearchProgress, SearchQuery
+from queuecore.search import CHUNK, JobSearch, SearchProgress, SearchQuery
 
 from . import search, views
 from .consumers import LiveConsumer
@@ -27,6 +27,7 @@ PROGRESS_EVERY_S = 0.25  # the progress line, at most four times a second
 class SearchConsumer(LiveConsumer):
     query: SearchQuery | None
     error: str
+    chunk = CHUNK  # jobs looked at per Lua call
 
     def setup(self) -> None:
         self.queue = views._queue_or_404(self.conf, self.scope["url_route"]["kwargs"]["name"])
@@ -54,7 +55,7 @@ class SearchConsumer(LiveConsumer):
             return
         query, name = self.query, self.queue.name
         await self.send(text_data=search.render_rows(name, [], reset=True))
-        job_search = JobSearch(self.queue, query, limit=search.MAX_RESULTS)
+        job_search = JobSearch(self.queue, query, chunk=self.chunk, limit=search.MAX_RESULTS)
         pending: list[tuple[Job, str]] = []
         progress: SearchProgress | None = None
         last_rows = last_progress = 0.0
