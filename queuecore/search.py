@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -140,7 +141,7 @@ class JobSearch:
         self.done = False
         self.limited = False
         self.started = False
-        self.seen: dict[str, None] = {}  # insertion-ordered: the oldest is dropped first
+        self.seen: OrderedDict[str, None] = OrderedDict()  # the oldest is dropped first
 
     def progress(self, jobs: list[tuple[Job, str]], state: str) -> SearchProgress:
         return SearchProgress(
@@ -153,7 +154,8 @@ class JobSearch:
             return False
         self.seen[job_id] = None
         if len(self.seen) > SEEN_CAP:
-            del self.seen[next(iter(self.seen))]
+            # O(1), unlike deleting a plain dict's first key over and over
+            self.seen.popitem(last=False)
         return True
 
     def step(self) -> Op[SearchProgress]:
