@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 
 from queuecore import Job
-from queuecore.errors import InvalidOptionError
+from queuecore.errors import InvalidOptionError, QueueCoreError
 from queuecore.search import CHUNK, JobSearch, SearchProgress, SearchQuery
 
 from . import search, views
@@ -60,7 +60,13 @@ class SearchConsumer(LiveConsumer):
         progress: SearchProgress | None = None
         last_rows = last_progress = 0.0
         while not job_search.done and not self.stopping:
-            progress = await self.queue.connection.arun(job_search.step())
+            try:
+                progress = await self.queue.connection.arun(job_search.step())
+            except QueueCoreError as exc:  # Redis went away: say so, keep what was shown
+                await self.send(text_data=search.render_progress(
+                    f"Search failed: {exc}", False, oob=True))
+                await self.close()
+                return
             pending += progress.jobs
             now = time.monotonic()
             if pending and (now - last_rows >= ROWS_EVERY_S or job_search.done):

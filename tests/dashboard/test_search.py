@@ -98,6 +98,16 @@ def test_state_filter(shop: Queue) -> None:
     assert (last.scanned, last.total, last.done) == (3, 3, True)
 
 
+def test_queue_methods_sync_and_async(shop: Queue) -> None:
+    sync = [j.id for p in shop.search_jobs("reason", "declined", "failed") for j, _ in p.jobs]
+
+    async def collect() -> list[str]:
+        return [j.id async for p in shop.asearch_jobs("reason", "declined", "failed")
+                for j, _ in p.jobs]
+
+    assert sync == async_to_sync(collect)() == ["4"]
+
+
 def test_bad_queries_say_what_is_wrong() -> None:
     for args, message in [(("colour", "red"), "Search by one of: id, name, data, reason"),
                           (("name", "  "), "the search text is empty"),
