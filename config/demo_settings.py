@@ -7,6 +7,7 @@ from dashboard.demo_jobs import QUEUES as DEMO_QUEUES
 
 QUEUECORE = {
     **QUEUECORE,
-    "QUEUES": {name: {"processor": path, **options}
+    # every demo worker records BullMQ's per-minute metrics (a day of them)
+    "QUEUES": {name: {"processor": path, "metrics": {"max_data_points": 1440}, **options}
                for name, (path, options) in DEMO_QUEUES.items()},
 }

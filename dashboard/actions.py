@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from queuecore import Job, Queue
 from queuecore.discovery import forget_discovered
-from queuecore.errors import InvalidOptionError, SerializationError
+from queuecore.errors import InvalidOptionError, JobNotInStateError, SerializationError
 
 from .models import AuditEntry
 
@@ -101,6 +101,15 @@ def run_job_action(request: HttpRequest, queue: Queue, job: Job,
             raise ActionError(f"job {job.id} is being processed (locked): it was not removed")
         target = reverse("dashboard:queue", args=[name])
         message = f"Job {job.id} removed."
+    elif action == "cancel":
+        reason = request.POST.get("reason", "").strip()[:200]
+        try:
+            queue.cancel_job(job.id, reason)
+        except JobNotInStateError:
+            raise ActionError(f"job {job.id} is not running: only active jobs can be "
+                              "cancelled") from None
+        message = (f"Asked the worker running job {job.id} to cancel it (a Node BullMQ "
+                   "worker ignores this; the job then ends on its own).")
     elif action == "duplicate":
         opts = {k: v for k, v in job.opts.items() if k not in ("job_id", "timestamp", "repeat",
                                                                 "prevMillis", "repeatJobKey")}

@@ -24,6 +24,7 @@ from .conf import DashboardSettings, connection, dashboard_settings
 from .queues import STATES, visible_queues
 
 MIN_INTERVAL_S = 0.5  # coalescing: at most two pushes a second
+CHARTS_INTERVAL_S = 10.0  # charts cover an hour per minute: redrawn less often
 BLOCK_MS = 1000
 RESYNC_S = 5.0  # push even without events, so counts of idle queues stay right
 
@@ -130,8 +131,14 @@ class QueueConsumer(LiveConsumer):
         context: dict[str, Any] = {
             **views.queue_context(self.conf, self.queue, self.state, self.page, self.asc),
             "oob": True}
-        return (render_to_string("dashboard/partials/tabs.html", context)
+        html = (render_to_string("dashboard/partials/tabs.html", context)
                 + render_to_string("dashboard/partials/job_list.html", context))
+        now = time.monotonic()
+        if now - getattr(self, "charts_at", 0.0) >= CHARTS_INTERVAL_S:
+            self.charts_at = now
+            html += render_to_string("dashboard/partials/charts.html", {
+                **views.charts_context(self.conf, self.queue), "oob": True})
+        return html
 
 
 class JobConsumer(LiveConsumer):

@@ -52,6 +52,25 @@ async def build_report(job: Job) -> dict[str, Any]:
     return {"rows": random.randint(100, 5000), "report": job.data["report"]}
 
 
+async def run_maintenance(job: Job) -> dict[str, Any]:
+    """What the cron schedulers fire: a heartbeat, a weekly cleanup."""
+    await asyncio.sleep(random.uniform(0.05, 0.2))
+    return {"task": job.data["task"], "ok": True}
+
+
+# The demo's job schedulers: (queue, id, repeat, template), upserted at start.
+SCHEDULERS = [
+    ("reports", "daily-sales-report", {"pattern": "0 7 * * *", "tz": "Europe/Amsterdam"},
+     {"name": "daily-report", "data": {"report": "daily-sales"}}),
+    ("maintenance", "weekly-cleanup", {"pattern": "0 3 * * 0", "tz": "America/New_York"},
+     {"name": "cleanup", "data": {"task": "purge expired sessions"}}),
+    ("maintenance", "heartbeat", {"every": 60_000},
+     {"name": "heartbeat", "data": {"task": "heartbeat"}}),
+    ("maintenance", "cache-warmup", {"pattern": "*/15 * * * * *"},
+     {"name": "warm-cache", "data": {"task": "warm the product cache"}}),
+]
+
+
 # The guide's order flow: an order waits in waiting-children until its payment,
 # inventory and notification children are done, then ships with their results.
 
@@ -107,6 +126,7 @@ QUEUES: dict[str, tuple[str, dict[str, Any]]] = {
     "flaky-api": ("dashboard.demo_jobs.call_flaky_api", {"concurrency": 3}),
     "alerts": ("dashboard.demo_jobs.send_alert", {"concurrency": 1}),
     "reports": ("dashboard.demo_jobs.build_report", {"concurrency": 1}),
+    "maintenance": ("dashboard.demo_jobs.run_maintenance", {"concurrency": 1}),
     "orders": ("dashboard.demo_jobs.ship_order", {"concurrency": 2}),
     "payments": ("dashboard.demo_jobs.charge_payment", {"concurrency": 2}),
     "inventory": ("dashboard.demo_jobs.reserve_stock", {"concurrency": 2}),

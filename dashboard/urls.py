@@ -6,6 +6,10 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("-/activity/", views.activity, name="activity"),  # "-/": no queue page clashes
+    path("-/workers/", views.workers_page, name="workers"),
+    path("-/schedulers/", views.schedulers_page, name="schedulers"),
+    path("<str:name>/schedulers/<str:scheduler_id>/actions/<str:action>/",
+         views.scheduler_action, name="scheduler_action"),
     path("<str:name>/", views.queue_page, name="queue"),
     path("<str:name>/actions/<str:action>/", views.queue_action, name="queue_action"),
     path("<str:name>/search/", search_views.search_view, name="search"),

@@ -18,7 +18,9 @@ from queuecore import Job, Queue
 from queuecore.discovery import remember
 from queuecore.errors import InvalidQueueNameError, QueueCoreError
 
-from . import actions, flows, presenters
+from . import actions, charts, flows, presenters
+from . import schedulers as scheduler_views
+from . import workers as workers_mod
 from .access import OPERATE, gate, may_operate
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
@@ -91,8 +93,14 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("dashboard:job", name=name, job_id=job_id)
     context = queue_context(conf, queue, state, page, asc)
     return render(request, "dashboard/queue.html", {
-        **context, "can_operate": may_operate(request.user), "conf": conf,
+        **context, **charts_context(conf, queue), "can_operate": may_operate(request.user),
+        "conf": conf,
         "clean_states": actions.CLEAN_STATES})
+
+
+def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
+    return {"charts": charts.queue_charts(connection(conf.redis_url), queue.keys.base),
+            "percentiles": charts.PERCENTILES}
 
 
 def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
@@ -193,3 +201,47 @@ def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> Htt
 def activity(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.all()[:200]
     return render(request, "dashboard/activity.html", {"entries": entries})
+
+
+@require_GET
+@gate()
+def workers_page(request: HttpRequest) -> HttpResponse:
+    """Every live worker of each visible queue, and the queues with jobs
+    waiting that nobody runs."""
+    conf = dashboard_settings()
+    names = visible_queues(conf)
+    summaries = summarize(conf, names)
+    found = workers_mod.live_workers(conf, names)
+    groups = [(s, (found or {}).get(s.name, [])) for s in summaries]
+    return render(request, "dashboard/workers.html", {
+        "groups": groups, "listing_refused": found is None, "conf": conf,
+        "unattended": [s for s in summaries if s.waiting_without_workers]})
+
+
+@require_GET
+@gate()
+def schedulers_page(request: HttpRequest) -> HttpResponse:
+    """Every job scheduler of the visible queues."""
+    conf = dashboard_settings()
+    groups = []
+    for name in visible_queues(conf):
+        rows = scheduler_views.scheduler_rows(get_queue(conf, name))
+        if rows:
+            groups.append((name, rows))
+    return render(request, "dashboard/schedulers.html", {
+        "groups": groups, "conf": conf, "can_operate": may_operate(request.user)})
+
+
+@require_POST
+@gate(OPERATE)
+def scheduler_action(request: HttpRequest, name: str, scheduler_id: str,
+                     action: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    runs = {"edit": scheduler_views.edit, "remove": scheduler_views.remove}
+    if action not in runs:
+        raise Http404(f"no scheduler action {action!r}")
+    message = _attempt(request, action, lambda: runs[action](request, queue, scheduler_id))
+    if message is not None:
+        messages.success(request, message)
+    return redirect(reverse("dashboard:schedulers"))

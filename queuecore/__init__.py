@@ -6,11 +6,13 @@ from .errors import (
     ConnectionFailedError,
     InvalidOptionError,
     InvalidQueueNameError,
+    JobCancelledError,
     JobFailedError,
     JobNotFoundError,
     JobNotInStateError,
     LockError,
     QueueCoreError,
+    RateLimitError,
     ScriptError,
     SerializationError,
     TimeoutError,
@@ -21,6 +23,7 @@ from .flow import FlowProducer, JobNode
 from .job import Job
 from .queue import Queue
 from .registry import processor
+from .schedulers import JobScheduler
 from .worker import Worker
 
 
@@ -38,14 +41,17 @@ __all__ = [
     "InvalidOptionError",
     "InvalidQueueNameError",
     "Job",
+    "JobCancelledError",
     "JobFailedError",
     "JobNode",
     "JobNotFoundError",
     "JobNotInStateError",
+    "JobScheduler",
     "LockError",
     "Queue",
     "QueueCoreError",
     "QueueEvents",
+    "RateLimitError",
     "ScriptError",
     "SerializationError",
     "TimeoutError",

@@ -16,6 +16,9 @@
 Errors a processor raises to steer the worker:
 
     UnrecoverableError              fail the job now, whatever attempts remain
+    └── JobCancelledError           the job was cancelled while it ran
+    RateLimitError                  give the job back to wait (no attempt counted) and
+                                    wait out the queue's rate limit
 """
 
 from __future__ import annotations
@@ -85,6 +88,25 @@ class UnrecoverableError(Exception):
     """Raised by a processor: fail the job at once, without further attempts."""
 
 
+class JobCancelledError(UnrecoverableError):
+    """The job was cancelled (``Queue.cancel_job``) while it ran. Raised by
+    ``job.raise_if_cancelled()``; a processor that lets it (or asyncio's
+    CancelledError) out fails the job with no further attempt, one that raises
+    another error instead is retried as usual."""
+# BullMQ's message, which is what its workers (and ours, for sandboxed
+# processors whose exceptions arrive as text) recognise the error by.
+RATE_LIMIT_ERROR = "bullmq:rateLimitExceeded"
+
+
+class RateLimitError(Exception):
+    """Raised by a processor, usually after ``queue.rate_limit(ms)``: the job
+    goes back to the front of wait without counting an attempt, and the
+    worker waits until the queue's limiter key expires."""
+
+    def __init__(self, message: str = RATE_LIMIT_ERROR) -> None:
+        super().__init__(message)
+
+
 # BullMQ's error codes (src/enums/error-code.ts) and what they mean.
 ERROR_CODES: dict[int, tuple[type[ScriptError], str]] = {
     -1: (JobNotFoundError, "job {job_id} does not exist"),
@@ -96,6 +118,8 @@ ERROR_CODES: dict[int, tuple[type[ScriptError], str]] = {
     -7: (ScriptError, "job {job_id} already belongs to another parent"),
     -8: (ScriptError, "job {job_id} is the pending iteration of a job scheduler"),
     -9: (ScriptError, "job {job_id} has failed children"),
+    -10: (ScriptError, "job scheduler iteration {job_id} already exists"),
+    -11: (ScriptError, "job scheduler {job_id}: the next 32 time slots already have jobs"),
 }
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import scripts
 from .connection import Call, Op, Pipeline, twin
-from .errors import JobFailedError, JobNotFoundError, TimeoutError
+from .errors import JobCancelledError, JobFailedError, JobNotFoundError, TimeoutError
 from .options import PRIORITY_LIMIT, check_int, duration_ms, encode_json, to_python
 
 if TYPE_CHECKING:
@@ -32,6 +32,10 @@ def _int(value: str | None, default: int | None = 0) -> int | None:
             return default
 
 
+def cancelled_reason(reason: str) -> str:
+    return f"cancelled: {reason}" if reason else "cancelled"
+
+
 def _json(value: str) -> Any:
     try:
         return json.loads(value)
@@ -49,6 +53,7 @@ class Job:
     __slots__ = (
         "attempts_made",
         "attempts_started",
+        "cancel_reason",
         "data",
         "deduplication_id",
         "deferred_failure",
@@ -111,6 +116,8 @@ class Job:
         self.deferred_failure: str | None = get("defa")
         self.scheduler_id: str | None = get("rjk")
         self.deduplication_id: str | None = get("deid")
+        # set when Queue.cancel_job asked for it (read from the worker's thread too)
+        self.cancel_reason: str | None = get("cancelled")
         self.token: str | None = None
 
     def __repr__(self) -> str:
@@ -121,6 +128,17 @@ class Job:
         """Attempts allowed (the ``attempts`` option, 1 when unset)."""
         value = self.opts.get("attempts") or 1
         return value if isinstance(value, int) else 1
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once ``Queue.cancel_job`` asked for this job to stop: a ``def``
+        processor checks it between steps (an ``async def`` one is cancelled)."""
+        return self.cancel_reason is not None
+
+    def raise_if_cancelled(self) -> None:
+        """Raise ``JobCancelledError`` if the job was cancelled."""
+        if self.cancel_reason is not None:
+            raise JobCancelledError(cancelled_reason(self.cancel_reason))
 
     @property
     def connection(self) -> Any:
@@ -196,6 +214,16 @@ class Job:
         return (yield from self.queue._remove(self.id))
 
     remove, aremove = twin(_remove)
+
+    def _remove_deduplication_key(self) -> Op[bool]:
+        """Free the job's deduplication id if this job still owns it; True when
+        a key was deleted."""
+        if not self.deduplication_id:
+            return False
+        return bool((yield scripts.remove_deduplication_key(
+            self.queue.keys, self.deduplication_id, self.id)))
+
+    remove_deduplication_key, aremove_deduplication_key = twin(_remove_deduplication_key)
 
     def _change_delay(self, delay: Any) -> Op[None]:
         """Run a delayed job ``delay`` ms from now instead."""

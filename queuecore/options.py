@@ -32,6 +32,7 @@ OPTION_NAMES = {
     "continue_parent_on_failure": "cpof",
     "ignore_dependency_on_failure": "idof",
     "remove_dependency_on_failure": "rdof",
+    "deduplication": "de",
 }
 # A child's failure policies: at most one may be set (as in BullMQ).
 PARENT_FLAGS = ("fpof", "cpof", "idof", "rdof")
@@ -182,6 +183,8 @@ def validate(options: dict[str, Any]) -> dict[str, Any]:
             value = check_int("stack_trace_limit", value, 0)
         elif name == "parent":
             value = _parent(value)
+        elif name == "deduplication":
+            value = deduplication(value)
         elif OPTION_NAMES[name] in PARENT_FLAGS:
             if not isinstance(value, bool):
                 raise InvalidOptionError(f"{name} must be True or False, not {value!r}")
@@ -196,6 +199,9 @@ def validate(options: dict[str, Any]) -> dict[str, Any]:
     if len(flags) > 1:
         names = " and ".join(_FLAG_NAMES[f] for f in flags)
         raise InvalidOptionError(f"{names} exclude each other: choose one")
+    if "de" in opts and "parent" in opts:
+        # as BullMQ's Job.validateOptions: a child's dedup key would outlive its flow
+        raise InvalidOptionError("deduplication and parent cannot be used together")
     return opts
 
 
@@ -206,7 +212,11 @@ def merge_defaults(defaults: dict[str, Any], options: dict[str, Any]) -> dict[st
 
 def to_python(opts: dict[str, Any]) -> dict[str, Any]:
     """Stored BullMQ opts -> Python names (names queuecore does not know stay as they are)."""
-    return {PYTHON_NAMES.get(k, k): v for k, v in opts.items()}
+    python = {PYTHON_NAMES.get(k, k): v for k, v in opts.items()}
+    if isinstance(python.get("deduplication"), dict):
+        python["deduplication"] = {DEDUP_PYTHON_NAMES.get(k, k): v
+                                   for k, v in python["deduplication"].items()}
+    return python
 
 
 def encode_json(value: Any, what: str) -> str:
@@ -230,3 +240,40 @@ def keep_jobs(value: Any) -> tuple[int, int | None]:
         count = value.get("count")
         return (count if isinstance(count, int) else -1), value.get("age")
     return -1, None
+
+
+# deduplication={...}: Python name -> the name BullMQ stores inside opts.de
+DEDUP_NAMES = {"id": "id", "ttl": "ttl", "extend": "extend", "replace": "replace",
+               "keep_last_if_active": "keepLastIfActive", "reschedule": "reschedule"}
+DEDUP_PYTHON_NAMES = {v: k for k, v in DEDUP_NAMES.items()}
+
+
+def deduplication(value: Any) -> dict[str, Any]:
+    """deduplication={"id": ..., "ttl": ms, "extend", "replace", "keep_last_if_active",
+    "reschedule"} -> BullMQ's stored ``de`` object (false flags left out)."""
+    if not isinstance(value, dict):
+        raise InvalidOptionError(
+            f"deduplication must be a dict such as {{'id': 'key', 'ttl': ms}}, not {value!r}")
+    unknown = set(value) - set(DEDUP_NAMES)
+    if unknown:
+        hints = [f"{k!r} is spelled {DEDUP_PYTHON_NAMES[k]!r}" for k in sorted(unknown)
+                 if k in DEDUP_PYTHON_NAMES]
+        raise InvalidOptionError(
+            f"deduplication accepts {', '.join(DEDUP_NAMES)}, not {sorted(unknown)}"
+            + (f" ({'; '.join(hints)})" if hints else ""))
+    dedup_id = value.get("id")
+    if not isinstance(dedup_id, str) or not dedup_id:
+        raise InvalidOptionError(
+            f"deduplication['id'] must be a non-empty string, not {dedup_id!r}")
+    de: dict[str, Any] = {"id": dedup_id}
+    if value.get("ttl") is not None:
+        de["ttl"] = duration_ms("deduplication['ttl']", value["ttl"], minimum=1)
+    for name in ("extend", "replace", "keep_last_if_active", "reschedule"):
+        flag = value.get(name, False)
+        if not isinstance(flag, bool):
+            raise InvalidOptionError(f"deduplication['{name}'] must be True or False, not {flag!r}")
+        if flag:
+            de[DEDUP_NAMES[name]] = True
+    if de.get("extend") and "ttl" not in de:
+        raise InvalidOptionError("deduplication['extend'] needs a ttl to extend")
+    return de

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from typing import TYPE_CHECKING, Any
 
 from . import options as job_options
-from . import scripts
+from . import schedulers, scripts
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
 from .keys import QueueKeys
+from .limits import RateLimits
 
 if TYPE_CHECKING:
     from .search import SearchProgress
@@ -81,7 +82,7 @@ def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = N
     return f"{prefix}:{b64}" + (f":w:{worker_name}" if worker_name else "")
 
 
-class Queue:
+class Queue(RateLimits):
     """A BullMQ queue: ``Queue("email", connection="redis://...")``.
 
     Every method has an asyncio twin with an ``a`` prefix (``add`` / ``aadd``)."""
@@ -120,6 +121,7 @@ class Queue:
             delay=stored.get("delay", 0),
             priority=stored.get("priority", 0),
             lifo=bool(stored.get("lifo")),
+            dedup=stored.get("de"),
         )
         parent = stored.get("parent")
         if parent:
@@ -141,6 +143,9 @@ class Queue:
             job.parent_key, job.parent = enc.parent_key, json.loads(enc.parent)
         job.data = {} if data is None else data
         job.opts = job_options.to_python(stored)
+        if enc.dedup:
+            # BullMQ's job.deduplicationId; the hash stores it as deid
+            job.raw["deid"] = job.deduplication_id = enc.dedup["id"]
         return job
 
     def _add_encoded(self, batch: list[tuple[scripts.EncodedJob, dict[str, Any], Any]]
@@ -153,7 +158,12 @@ class Queue:
 
     def _add(self, name: str, data: Any = None, **options: Any) -> Op[Job]:
         """Add a job; ``options`` are job options in Python names (``delay=5000``,
-        ``priority=1``, ``attempts=3``, ``backoff={...}``, ``job_id=...``)."""
+        ``priority=1``, ``attempts=3``, ``backoff={...}``, ``job_id=...``).
+        With ``repeat={...}`` it upserts a job scheduler instead (see
+        ``schedulers.add_repeatable``) and returns its pending iteration."""
+        if options.get("repeat") is not None:
+            return (yield from schedulers.add_repeatable(self, name, data, options))
+        options.pop("repeat", None)
         encoded, stored = self._encode(name, data, options)
         jobs = yield from self._add_encoded([(encoded, stored, data)])
         return jobs[0]
@@ -368,10 +378,86 @@ class Queue:
 
     remove, aremove = twin(_remove)
 
+    def _cancel_job(self, job_id: str, reason: str = "") -> Op[None]:
+        """Cancel an active job: the worker running it, in any process, hears it
+        through Redis and cancels its processor (``asyncio.CancelledError`` in
+        an ``async def`` one, ``job.is_cancelled`` / ``job.raise_if_cancelled()``
+        for a ``def`` one, the child killed for a sandboxed one); the job then
+        fails with reason "cancelled" (or retries, when the processor raises
+        another error instead). Node BullMQ workers ignore the request."""
+        if not isinstance(reason, str):
+            raise InvalidOptionError(f"reason must be a string, not {reason!r}")
+        code = yield scripts.cancel_job(self.keys, str(job_id), reason)
+        scripts.raise_for_code(code, "cancel_job", str(job_id), "active")
+
+    cancel_job, acancel_job = twin(_cancel_job)
+
     def _get_meta(self) -> Op[dict[str, str]]:
         return (yield Call(("HGETALL", self.keys["meta"])))
 
     get_meta, aget_meta = twin(_get_meta)
+
+    # -- deduplication and metrics --------------------------------------------------
+
+    def _get_deduplication_job_id(self, dedup_id: str) -> Op[str | None]:
+        """The id of the job that owns a deduplication id now, or None."""
+        return (yield Call(("GET", self.keys["de:" + _dedup_id(dedup_id)])))
+
+    get_deduplication_job_id, aget_deduplication_job_id = twin(_get_deduplication_job_id)
+
+    def _remove_deduplication_key(self, dedup_id: str) -> Op[bool]:
+        """Free a deduplication id whatever job owns it (the next add with it is
+        stored); True when there was a key to delete."""
+        return bool((yield Call(("DEL", self.keys["de:" + _dedup_id(dedup_id)]))))
+
+    remove_deduplication_key, aremove_deduplication_key = twin(_remove_deduplication_key)
+
+    def _get_metrics(self, kind: str, start: int = 0, end: int = -1) -> Op[dict[str, Any]]:
+        """Per-minute counts of finished jobs, collected by workers started with
+        ``metrics={"max_data_points": n}`` (Node's too): ``{"meta": {"count",
+        "prev_ts", "prev_count"}, "data": [newest minute first, ...], "count": n}``."""
+        if kind not in ("completed", "failed"):
+            raise InvalidOptionError(f"metrics kind must be 'completed' or 'failed', not {kind!r}")
+        job_options.check_int("start", start, -(2**63))
+        job_options.check_int("end", end, -(2**63))
+        return scripts.parse_metrics((yield scripts.get_metrics(self.keys, kind, start, end)))
+
+    get_metrics, aget_metrics = twin(_get_metrics)
+    # -- job schedulers (schedulers.py) ------------------------------------------------
+
+    def _upsert_job_scheduler(self, scheduler_id: str, repeat: dict[str, Any],
+                              template: dict[str, Any] | None = None) -> Op[Job]:
+        """Create or replace a job scheduler; returns its pending iteration job.
+        ``repeat``: ``pattern`` (cron, 5 fields or 6 with seconds first) and
+        ``tz``, or ``every`` (ms); optionally ``limit``, ``start_date``,
+        ``end_date`` (aware datetimes or epoch ms), ``immediately``, ``offset``.
+        ``template``: ``name`` (default: the id), ``data``, ``opts`` (job options)."""
+        return (yield from schedulers.upsert(self, scheduler_id, repeat, template))
+
+    upsert_job_scheduler, aupsert_job_scheduler = twin(_upsert_job_scheduler)
+
+    def _get_job_scheduler(self, scheduler_id: str) -> Op[schedulers.JobScheduler | None]:
+        return (yield from schedulers.get(self, scheduler_id))
+
+    get_job_scheduler, aget_job_scheduler = twin(_get_job_scheduler)
+
+    def _get_job_schedulers(self, start: int = 0, end: int = -1, asc: bool = False
+                            ) -> Op[list[schedulers.JobScheduler]]:
+        """Schedulers by next run, latest first unless ``asc`` (as BullMQ)."""
+        return (yield from schedulers.get_all(self, start, end, asc))
+
+    get_job_schedulers, aget_job_schedulers = twin(_get_job_schedulers)
+
+    def _get_job_schedulers_count(self) -> Op[int]:
+        return (yield from schedulers.count(self))
+
+    get_job_schedulers_count, aget_job_schedulers_count = twin(_get_job_schedulers_count)
+
+    def _remove_job_scheduler(self, scheduler_id: str) -> Op[bool]:
+        """Remove a scheduler and its delayed iteration; False if it did not exist."""
+        return (yield from schedulers.remove(self, scheduler_id))
+
+    remove_job_scheduler, aremove_job_scheduler = twin(_remove_job_scheduler)
 
     def close(self) -> None:
         self.connection.close()
@@ -390,6 +476,13 @@ class Queue:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _dedup_id(dedup_id: Any) -> str:
+    if not isinstance(dedup_id, str) or not dedup_id:
+        raise InvalidOptionError(
+            f"a deduplication id must be a non-empty string, not {dedup_id!r}")
+    return dedup_id
 
 
 def decode_event(fields: dict[str, str]) -> dict[str, Any]:

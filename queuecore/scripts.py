@@ -31,6 +31,7 @@ class EncodedJob:
     parent: str = ""  # the `parent` field: JSON with id, queueKey and a failure flag
     waiting_children: bool = False  # a flow parent: waits for its children
     queue_base: str = ""  # another queue's key prefix (flows); "" for the caller's
+    dedup: dict[str, Any] | None = None  # the stored opts.de (deduplication)
 
     def packed(self, queue_index: int) -> dict[str, Any]:
         job: dict[str, Any] = {
@@ -42,6 +43,8 @@ class EncodedJob:
                        pdk=self.parent_key + ":dependencies")
         if self.waiting_children:
             job["wc"] = True
+        if self.dedup:
+            job["de"] = self.dedup
         return job
 
 
@@ -74,6 +77,7 @@ class WorkerArgs:
     limit_duration: int | None = None
     name: str = ""
     token_counter: int = 0
+    max_metrics: int | None = None  # metrics={"max_data_points": n}; None: no metrics
 
     def argv(self, keys: QueueKeys, now: int, count: int) -> list[Any]:
         start = self.token_counter
@@ -106,7 +110,8 @@ class Outcome:
 
     job_id: str
     token: str
-    kind: str  # c completed, f failed, r retry now, d retry after delay
+    kind: str  # c completed, f failed, r retry now, d retry after delay,
+    # w back to wait without an attempt (rate limited)
     value: str  # return value JSON or failed reason
     stacktrace: str = ""
     keep_count: int = -1
@@ -123,6 +128,7 @@ def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Se
         (o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
          -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay, 1 if o.lifo else 0)
         for o in outcomes]))
+    args.append("" if worker.max_metrics is None else worker.max_metrics)
     return Eval("move_to_finished", keys.finish_keys, args)
 
 
@@ -258,10 +264,72 @@ def change_priority(keys: QueueKeys, job_id: str, priority: int, lifo: bool) -> 
     )] + [keys.job(job_id)], [job_id, priority, "1" if lifo else "0"])
 
 
+def get_metrics(keys: QueueKeys, kind: str, start: int, end: int) -> Eval:
+    key = keys["metrics:" + kind]
+    return Eval("get_metrics", [key, key + ":data"], [start, end])
+
+
+def parse_metrics(reply: list[Any]) -> dict[str, Any]:
+    """As BullMQ's Queue.getMetrics shapes it (missing or garbage numbers read as 0)."""
+    (count, prev_ts, prev_count), data, length = reply
+    return {"meta": {"count": _int0(count), "prev_ts": _int0(prev_ts),
+                     "prev_count": _int0(prev_count)},
+            "data": [_int0(point) for point in data], "count": int(length)}
+
+
+def _int0(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            return 0
+
+
+def remove_deduplication_key(keys: QueueKeys, dedup_id: str, job_id: str) -> Eval:
+    return Eval("remove_deduplication_key", [keys["de:" + dedup_id]], [job_id])
+
+
 def raise_for_code(code: Any, command: str, job_id: str = "", state: str = "") -> None:
     """Raise the specific error when a script replied with a negative code."""
     if isinstance(code, int) and code < 0:
         raise script_error(code, command, job_id, state)
+
+
+def cancel_job(keys: QueueKeys, job_id: str, reason: str) -> Eval:
+    return Eval("cancel_job", [keys.job(job_id), keys["active"]],
+                [job_id, reason, keys["cancel"]])
+
+
+def get_rate_limit_ttl(keys: QueueKeys, max_jobs: int) -> Eval:
+    """max_jobs 0: the global max (meta.max) if set, else the plain PTTL."""
+    return Eval("get_rate_limit_ttl", [keys["limiter"], keys["meta"]], [max_jobs])
+
+
+def _packed_map(values: dict[str, Any]) -> bytes:
+    # unset values are left out, as Node's msgpack of undefined (nil in Lua) is
+    return msgpack.packb({k: v for k, v in values.items() if v is not None})
+
+
+def add_job_scheduler(keys: QueueKeys, scheduler_id: str, next_millis: int | None,
+                      scheduler: dict[str, Any], template_data: str,
+                      template_opts: dict[str, Any],
+                      iteration_opts: dict[str, Any], now: int) -> Eval:
+    return Eval("add_job_scheduler", [keys.base], [
+        scheduler_id, "" if next_millis is None else next_millis, _packed_map(scheduler),
+        template_data, _packed_map(template_opts), _packed_map(iteration_opts), now])
+
+
+def update_job_scheduler(keys: QueueKeys, scheduler_id: str, next_millis: int | None,
+                         iteration_opts: dict[str, Any], now: int, producer_id: str) -> Eval:
+    return Eval("update_job_scheduler", [keys.base], [
+        scheduler_id, "" if next_millis is None else next_millis, _packed_map(iteration_opts),
+        now, producer_id])
+
+
+def remove_job_scheduler(keys: QueueKeys, scheduler_id: str) -> Eval:
+    return Eval("remove_job_scheduler", [keys.base], [scheduler_id])
 
 
 @dataclass(slots=True)

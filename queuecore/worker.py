@@ -11,7 +11,9 @@ trip per job while Redis holds exactly what BullMQ's one-job calls leave.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import json
 import logging
 import os
 import socket
@@ -27,14 +29,18 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from . import backoff as backoff_strategies
-from . import scripts
-from .connection import Connection
+from . import schedulers, scripts
+from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import (
+    RATE_LIMIT_ERROR,
     ConnectionFailedError,
     InvalidOptionError,
+    JobCancelledError,
+    QueueCoreError,
     UnrecoverableError,
 )
-from .job import Job, now_ms
+from .job import Job, cancelled_reason, now_ms
+from .limits import check_limiter
 from .options import encode_json, keep_jobs
 from .queue import Queue, worker_client_name
 from .sandbox import SandboxPool, path_of
@@ -42,7 +48,8 @@ from .sandbox import SandboxPool, path_of
 logger = logging.getLogger("queuecore.worker")
 
 Processor = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]
-EVENTS = ("active", "completed", "failed", "progress", "stalled", "drained", "error", "closed")
+EVENTS = ("active", "completed", "failed", "progress", "stalled", "drained", "error", "closed",
+          "cancelled")
 MAX_BLOCK_S = 10.0  # BullMQ's cap on one BZPOPMIN
 MIN_BLOCK_S = 0.001
 
@@ -96,6 +103,20 @@ def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
                 return stop.value
 
 
+def metrics_data_points(metrics: Any) -> int | None:
+    """Worker(metrics={"max_data_points": n}): how many per-minute points to keep."""
+    if metrics is None:
+        return None
+    if not isinstance(metrics, dict) or set(metrics) != {"max_data_points"}:
+        raise InvalidOptionError(
+            f"metrics must be {{'max_data_points': n}} (n minutes kept), not {metrics!r}")
+    points = metrics["max_data_points"]
+    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
+        raise InvalidOptionError(
+            f"metrics['max_data_points'] must be an integer >= 1, not {points!r}")
+    return points
+
+
 def _int_option(value: Any, default: int) -> int:
     """An integer job option as stored, or the default when it holds something else."""
     return value if isinstance(value, int) and not isinstance(value, bool) else default
@@ -126,12 +147,14 @@ class Worker:
         drain_delay: float = 5.0,
         name: str | None = None,
         limiter: dict[str, int] | None = None,
+        maximum_rate_limit_delay: int = 30_000,
         remove_on_complete: Any = None,
         remove_on_fail: Any = None,
         stack_trace_limit: int = 10,
         sandboxed: bool = False,
         processes: int | None = None,
         timeout: float | None = None,
+        metrics: dict[str, int] | None = None,
         autorun: bool = False,
     ) -> None:
         if sandboxed:
@@ -147,14 +170,12 @@ class Worker:
         for label, value, low in (("concurrency", concurrency, 1),
                                   ("lock_duration", lock_duration, 1),
                                   ("stalled_interval", stalled_interval, 1),
-                                  ("max_stalled_count", max_stalled_count, 0)):
+                                  ("max_stalled_count", max_stalled_count, 0),
+                                  ("maximum_rate_limit_delay", maximum_rate_limit_delay, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidOptionError(f"{label} must be an integer >= {low}, not {value!r}")
-        if limiter is not None and (not isinstance(limiter, dict)
-                                    or set(limiter) - {"max", "duration"}
-                                    or not isinstance(limiter.get("max"), int)
-                                    or not isinstance(limiter.get("duration"), int)):
-            raise InvalidOptionError("limiter must be {'max': jobs, 'duration': ms}")
+        if limiter is not None:
+            limiter = check_limiter(limiter)
         self.connection = connection if isinstance(connection, Connection) \
             else Connection(connection)
         self.queue = Queue(queue_name, self.connection, prefix=prefix)
@@ -173,6 +194,9 @@ class Worker:
         self.stalled_interval = stalled_interval
         self.max_stalled_count = max_stalled_count
         self.drain_delay = drain_delay
+        # the longest wait for a limiter to expire: BullMQ's maximumRateLimitDelay,
+        # so that a long window still lets the worker promote delayed jobs
+        self.maximum_rate_limit_delay = maximum_rate_limit_delay
         self.remove_on_complete = remove_on_complete
         self.remove_on_fail = remove_on_fail
         self.stack_trace_limit = stack_trace_limit
@@ -180,7 +204,8 @@ class Worker:
         self._args = scripts.WorkerArgs(
             token_base=self.id, lock_duration=lock_duration,
             limit_max=limiter["max"] if limiter else None,
-            limit_duration=limiter["duration"] if limiter else None, name=name or "")
+            limit_duration=limiter["duration"] if limiter else None, name=name or "",
+            max_metrics=metrics_data_points(metrics))
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._active: dict[str, Job] = {}  # job id -> job being processed
         self._pending: list[tuple[scripts.Outcome, Job, Any]] = []
@@ -194,6 +219,7 @@ class Worker:
         self._stopped = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._job_tasks: dict[str, asyncio.Task[Any]] = {}  # suspended async jobs, to cancel
         self.started_at: int | None = None
         self.host = socket.gethostname()
         self.pid = os.getpid()
@@ -208,7 +234,7 @@ class Worker:
     def on(self, event: str, callback: Callable[..., Any]) -> Callable[..., Any]:
         """Call ``callback`` on a worker event:
         active(job), completed(job, result), failed(job, error), progress(job, progress),
-        stalled(job_id), drained(), error(exception), closed()."""
+        stalled(job_id), drained(), error(exception), closed(), cancelled(job, reason)."""
         if event not in EVENTS:
             raise InvalidOptionError(f"unknown worker event {event!r}; events are {EVENTS}")
         self._listeners.setdefault(event, []).append(callback)
@@ -290,7 +316,8 @@ class Worker:
         timers = [asyncio.ensure_future(self._every(self.lock_renew_time / 2000,
                                                     self._renew_locks)),
                   asyncio.ensure_future(self._every(self.stalled_interval / 1000,
-                                                    self._check_stalled, first=0))]
+                                                    self._check_stalled, first=0)),
+                  asyncio.ensure_future(self._listen_cancels())]
         try:
             await self._main_loop()
         finally:
@@ -312,11 +339,14 @@ class Worker:
         while not self._closing:
             try:
                 free = self.concurrency - len(self._active)
+                asked = 0  # jobs asked for: only an empty answer to a fetch means drained
                 if self._pending:
                     batch, self._pending = self._pending, []
-                    fetch = free if time.monotonic() >= limit_until else 0
-                    fetched = await self._finish(batch, fetch)
+                    limited = any(o.kind == "w" for o, _, _ in batch)  # no fetch, as in BullMQ
+                    asked = free if time.monotonic() >= limit_until and not limited else 0
+                    fetched = await self._finish(batch, asked)
                 elif free > 0 and not drained and time.monotonic() >= limit_until:
+                    asked = free
                     fetched = await self._fetch(free)
                 else:
                     fetched = None
@@ -330,12 +360,13 @@ class Worker:
                 continue
             if fetched is not None:
                 if fetched.rate_limit_ttl > 0:
-                    limit_until = time.monotonic() + fetched.rate_limit_ttl / 1000
+                    wait = min(fetched.rate_limit_ttl, self.maximum_rate_limit_delay)
+                    limit_until = time.monotonic() + wait / 1000
                 if fetched.jobs:
                     drained = announced = False
                     self._start_jobs(fetched.jobs)
                     continue
-                if free > 0 and fetched.rate_limit_ttl <= 0:
+                if asked > 0 and fetched.rate_limit_ttl <= 0:
                     drained = True
                     next_delayed = fetched.next_delayed
                     if not announced:
@@ -343,6 +374,8 @@ class Worker:
                         self._emit("drained")
             if self._pending or self._closing:
                 continue
+            if free > 0 and not drained and time.monotonic() >= limit_until:
+                continue  # a finish that fetched nothing (a job given back): fetch now
             # Nothing to send: wait for an attempt to end, a marker, or a timeout.
             waits: list[asyncio.Future[Any]] = [self._wake.future()]
             timeout = None
@@ -432,6 +465,8 @@ class Worker:
                 self._emit("error", err)
                 logger.warning("worker %s: job %s could not be finished: %s",
                                self.keys.qualified, job.id, err)
+            elif outcome.kind == "w":
+                job.token = None  # back in wait, no attempt made: nothing to emit (as BullMQ)
             else:
                 # the job object now says what Redis says
                 job.attempts_made += 1
@@ -453,6 +488,59 @@ class Worker:
         lost = await self._call(scripts.extend_locks(self.keys, self.lock_duration, locks))
         for job_id in lost:
             self._emit("error", RuntimeError(f"lock of job {job_id} was lost"))
+        await self._check_cancelled()
+
+    # -- cancellation ----------------------------------------------------------------
+
+    async def _listen_cancels(self) -> None:
+        """Hear ``Queue.cancel_job`` for this queue's jobs on pub/sub. A request
+        missed while the subscription was down is found in the job hash, on
+        (re)subscribing and at every lock renewal."""
+        client = self.connection.new_async_client(socket_timeout=None)
+        if not hasattr(client, "pubsub"):  # a cluster client: lock renewals only
+            await client.aclose()
+            return
+        try:
+            while True:
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                try:
+                    await pubsub.subscribe(self.keys["cancel"])
+                    await self._check_cancelled()
+                    async for message in pubsub.listen():
+                        try:
+                            request = json.loads(message["data"])
+                            self._cancel(str(request["jobId"]), str(request.get("reason") or ""))
+                        except (ValueError, KeyError, TypeError):
+                            continue  # not ours: someone else published on the channel
+                except (ConnectionFailedError, RedisError, OSError) as exc:
+                    logger.debug("worker %s: cancel subscription lost (%s); resubscribing",
+                                 self.keys.qualified, exc)
+                    await asyncio.sleep(1.0)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+        finally:
+            await client.aclose()
+
+    async def _check_cancelled(self) -> None:
+        jobs = [job for job in self._active.values() if job.cancel_reason is None]
+        if not jobs:
+            return
+        reasons = await self._call(Pipeline([Call(("HGET", self.keys.job(job.id), "cancelled"))
+                                             for job in jobs]))
+        for job, reason in zip(jobs, reasons, strict=True):
+            if reason is not None:
+                self._cancel(job.id, reason)
+
+    def _cancel(self, job_id: str, reason: str) -> None:
+        job = self._active.get(job_id)
+        if job is None or job.cancel_reason is not None:
+            return
+        job.cancel_reason = reason  # what a def processor checks (is_cancelled)
+        self._emit("cancelled", job, reason)
+        task = self._job_tasks.get(job_id)
+        if task is not None:  # an async def (or sandboxed) processor that suspended
+            task.cancel()
 
     async def _check_stalled(self) -> None:
         moved = await self._call(scripts.move_stalled_jobs_to_wait(
@@ -462,19 +550,35 @@ class Worker:
 
     # -- processing --------------------------------------------------------------------
 
-    def _start_jobs(self, jobs: list[tuple[str, dict[str, str], str]]) -> None:
+    def _start_jobs(self, jobs: list[tuple[str, dict[str, str], str]],
+                    scheduled: bool = False) -> None:
         for job_id, raw, token in jobs:
             job = Job(self.queue, job_id, raw)  # never raises: bad fields read as defaults
             job.token = token
             self._active[job_id] = job
+            if job.scheduler_id and not scheduled:
+                # a job scheduler's iteration: add the next one first, as BullMQ does
+                self._spawn(self._next_iteration(job, (job_id, raw, token)))
+                continue
             if self._listeners.get("active"):
                 self._emit("active", job, "waiting")
             if job.deferred_failure:
                 self._settle(job, None, UnrecoverableError(job.deferred_failure))
+            elif job.cancel_reason is not None:  # cancelled, then recovered as stalled
+                self._settle(job, None, JobCancelledError(cancelled_reason(job.cancel_reason)))
             elif self.is_async:
                 self._step(job)
             else:
                 self._spawn(self._run_in_thread(job))
+
+    async def _next_iteration(self, job: Job, fetched: tuple[str, dict[str, str], str]) -> None:
+        try:
+            await schedulers.schedule_next(self._call, self.queue, job)
+        except Exception as exc:
+            self._emit("error", QueueCoreError(
+                f"could not add the next iteration of job scheduler {job.scheduler_id!r} "
+                f"after job {job.id}: {exc}"))
+        self._start_jobs([fetched], scheduled=True)
 
     def _step(self, job: Job) -> None:
         # Run the processor up to its first suspension right here, like an
@@ -488,11 +592,16 @@ class Worker:
         except Exception as exc:
             self._settle(job, None, exc)
         else:
-            self._spawn(self._go_on(job, _resume(coro, yielded)))  # type: ignore[arg-type]
+            self._job_tasks[job.id] = self._spawn(
+                self._go_on(job, _resume(coro, yielded)))  # type: ignore[arg-type]
 
     async def _go_on(self, job: Job, rest: Awaitable[Any]) -> None:
         try:
             result = await rest
+        except asyncio.CancelledError:
+            if job.cancel_reason is None:
+                raise  # the worker is stopping (release_active), not a cancelled job
+            self._settle(job, None, JobCancelledError(cancelled_reason(job.cancel_reason)))
         except Exception as exc:
             self._settle(job, None, exc)
         else:
@@ -523,6 +632,7 @@ class Worker:
                 outcome = scripts.Outcome(job.id, job.token or "0", "f",
                                           f"{error} (and failing it raised: {bad!r})")
         self._active.pop(job.id, None)
+        self._job_tasks.pop(job.id, None)
         if job.token and job.token in self._released:
             return  # given back to wait already; another worker will run it
         self._pending.append((outcome, job, result))
@@ -536,6 +646,8 @@ class Worker:
                                keep_age=age)
 
     def _failed(self, job: Job, exc: BaseException) -> scripts.Outcome:
+        if str(exc) == RATE_LIMIT_ERROR:  # RateLimitError, or its message from a sandbox
+            return scripts.Outcome(job.id, job.token or "0", "w", "")
         reason = str(exc) or type(exc).__name__
         limit = _int_option(job.opts.get("stack_trace_limit"), self.stack_trace_limit)
         trace = getattr(exc, "child_traceback", "") or "".join(traceback.format_exception(exc))
@@ -558,6 +670,16 @@ class Worker:
         count, age = keep_jobs(keep)
         return scripts.Outcome(job.id, token, "f", reason, stacktrace, keep_count=count,
                                keep_age=age, attempts=attempts)
+
+    # -- manual rate limit --------------------------------------------------------------
+
+    def _rate_limit(self, ms: int) -> Op[None]:
+        """Stop the queue's rate-limited workers from starting jobs for ``ms``
+        (``queue.rate_limit``); then raise ``RateLimitError`` from the processor
+        to give the current job back."""
+        yield from self.queue._rate_limit(ms)
+
+    rate_limit, arate_limit = twin(_rate_limit)
 
     # -- closing -----------------------------------------------------------------------
 

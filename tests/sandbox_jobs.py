@@ -38,3 +38,8 @@ def crash(job: Job) -> None:
         raise ValueError("bad value in the child")
     elif kind == "unrecoverable":
         raise UnrecoverableError("give up")
+
+
+def sleepy(job: Job) -> str:
+    time.sleep(60)  # cancelled: the child is killed
+    return "woke"

@@ -45,4 +45,6 @@ def test_demo_serves_the_dashboard_and_runs_workers(redis_url: str, tmp_path: Pa
     # order flows: children in three queues, then the parent
     assert "done payments #" in err and "done orders #" in err
     assert "done partner-api #" in err
+    # job schedulers: the every-minute heartbeat fires at once, the 15 s one soon
+    assert "done maintenance #repeat:heartbeat:" in err
     assert "gave" not in err  # every active job finished within the grace

@@ -5,7 +5,8 @@ def test_exported_names_are_the_public_api() -> None:
     public = {name for name in dir(queuecore) if not name.startswith("_")}
     modules = {"backoff", "connection", "errors", "events", "job", "keys", "lua_loader",
                "options", "queue", "scripts", "worker", "embedded", "apps", "management",
-               "conf", "registry", "sandbox", "discovery", "flow"}
+               "conf", "registry", "sandbox", "discovery", "flow", "limits",
+               "cron", "schedulers"}
     assert public - modules == set(queuecore.__all__)
 
 
@@ -15,5 +16,5 @@ def test_every_method_has_an_async_twin() -> None:
             if name.startswith("_") or (name.startswith("a") and name[1:] in dir(cls)):
                 continue
             attr = getattr(cls, name)
-            if callable(attr) and name not in ("to_dict", "close"):
+            if callable(attr) and name not in ("to_dict", "close", "raise_if_cancelled"):
                 assert hasattr(cls, "a" + name), f"{cls.__name__}.{name} has no async twin"

@@ -15,10 +15,12 @@ SIGTERM closes the worker.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 from queuecore import Job, Worker
@@ -36,7 +38,8 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--queue", required=True)
     parser.add_argument("--prefix", default="bull")
-    parser.add_argument("--mode", choices=("block", "fast", "fail"), default="block")
+    parser.add_argument("--mode", default="block",
+                        choices=("block", "fast", "fail", "sleep-async", "poll-sync"))
     parser.add_argument("--lock-duration", type=int, default=1000)
     parser.add_argument("--stalled-interval", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1)
@@ -50,7 +53,20 @@ def main() -> int:
             raise RuntimeError(f"refused job {job.id}")
         return {"pid": os.getpid(), "data": job.data}
 
-    worker = Worker(args.queue, process, args.url, prefix=args.prefix,
+    async def sleep_async(job: Job) -> Any:
+        say(f"active {job.id}")
+        await asyncio.sleep(60)  # cancelled: asyncio.CancelledError here
+        return "slept"
+
+    def poll_sync(job: Job) -> Any:
+        say(f"active {job.id}")
+        for _ in range(600):
+            job.raise_if_cancelled()
+            time.sleep(0.05)
+        return "polled"
+
+    processors = {"sleep-async": sleep_async, "poll-sync": poll_sync}
+    worker = Worker(args.queue, processors.get(args.mode, process), args.url, prefix=args.prefix,
                     concurrency=args.concurrency, lock_duration=args.lock_duration,
                     stalled_interval=args.stalled_interval, drain_delay=0.5)
     worker.on("completed", lambda job, result: say(f"completed {job.id}"))

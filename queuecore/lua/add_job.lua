@@ -9,12 +9,14 @@
         must share a hash tag)
   ARGV: 1 msgpack array of jobs, each a map: q (1-based index into KEYS), id
         (custom id or ""), name, ts, data (JSON), opts (JSON), delay,
-        priority, lifo, and for flows pk, pj, pdk, wc (see add_job_to_queue)
+        priority, lifo, for flows pk, pj, pdk, wc, and de for deduplication
+        (see add_job_to_queue)
   Returns: one entry per job: the job id (the existing one for a duplicate
-           custom id), or -5 when the parent job does not exist, -7 when a
+           custom id, the owner's for a deduplicated add), or -5 when the parent job does not exist, -7 when a
            job with that id has another parent.
   Events: added, then waiting, delayed or waiting-children; duplicated for an
-          existing custom id.
+          existing custom id; deduplicated (and removed, for a replaced
+          delayed job) on a deduplication hit.
 ]]
 local rcall = redis.call
 --- @include "add_job_to_queue"

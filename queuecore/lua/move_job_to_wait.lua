@@ -15,6 +15,7 @@ local rcall = redis.call
 --- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
 --- @include "release_lock"
+--- @include "put_back_in_wait"
 
 local jobKey, jobId = KEYS[8], ARGV[1]
 if rcall("EXISTS", jobKey) == 0 then
@@ -27,14 +28,6 @@ end
 if rcall("LREM", KEYS[1], 1, jobId) == 0 then
   return -3
 end
-local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
-if priority > 0 then
-  -- first of its priority: counter 0
-  rcall("ZADD", KEYS[3], priority * 0x100000000, jobId)
-else
-  rcall("RPUSH", KEYS[2], jobId)
-end
-addBaseMarkerIfNeeded(KEYS[6], isPausedOrMaxed(KEYS[7], KEYS[1]))
-rcall("XADD", KEYS[4], "MAXLEN", "~", getMaxEvents(KEYS[7]), "*", "event", "waiting",
-  "jobId", jobId, "prev", "active")
+putBackInWait(jobId, jobKey, KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[1], KEYS[4],
+  getMaxEvents(KEYS[7]))
 return 0

@@ -4,14 +4,18 @@
     c: completed (moveToFinished)      f: failed for good (moveToFinished)
     r: retry now, back to wait (retryJob)
     d: retry after a backoff delay (moveToDelayed)
+    w: back to the front of wait, no attempt counted (moveJobFromActiveToWait,
+       for a RateLimitError); the call then fetches nothing and returns the
+       limiter's TTL
 
   KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 limiter,
         7 delayed, 8 meta, 9 pc, 10 marker, 11 completed, 12 failed
   ARGV: 1-9 as move_to_active (3 = how many jobs to fetch afterwards, 0: none)
         10: msgpack array with one array per job: job id, lock token, kind
-        (c/f/r/d), return value JSON or failed reason, stack trace JSON or "",
+        (c/f/r/d/w), return value JSON or failed reason, stack trace JSON or "",
         keep count (-1 all, 0 none, n), keep age (s) or -1, attempts, backoff
         delay (ms), lifo (0/1)
+        11: max metrics data points, or "" (no metrics)
   Returns: {codes, rate limit ttl, next delayed due, jobId1, jobHash1, ...}
     codes has one entry per finished job: 0 done, -1 job missing, -2 lock
     missing, -3 job not in active, -4 completing a parent with pending
@@ -19,7 +23,12 @@
     failed children (-4 and -9 leave the job active and locked).
   Flows: a child's final outcome updates its parent (includes/update_parent),
          which may release the parent in its own queue.
+  Deduplication: a final finish frees the job's key <q>:de:<deid> and adds
+         the next job kept in <q>:dn:<deid> (includes/finish_deduplication).
+  Metrics: with ARGV[11], each final finish counts in <q>:metrics:completed
+         or :failed (+ :data), as BullMQ's collectMetrics.
   Events: completed, failed, retries-exhausted, waiting, delayed, drained,
+          added and waiting/delayed of a dedup next job,
           then those of move_to_active; a released parent's waiting or
           delayed in its queue's stream.
 ]]
@@ -39,6 +48,9 @@ local rcall = redis.call
 --- @include "remove_old_finished"
 --- @include "update_parent"
 --- @include "remove_job_and_links"
+--- @include "finish_deduplication"
+--- @include "collect_metrics"
+--- @include "put_back_in_wait"
 
 local k = workerKeys()
 local w = workerArgs()
@@ -47,6 +59,8 @@ local now = w.timestamp
 local codes = {}
 -- one msgpack argument instead of ten per job: far less to encode per call
 local outcomes = cmsgpack.unpack(ARGV[10])
+local maxMetrics = tonumber(ARGV[11])
+local givenBack = false -- a "w" outcome: fetch nothing, report the limiter's TTL
 
 for _, o in ipairs(outcomes) do
   local jobId, token, kind, value, stack = o[1], o[2], o[3], o[4], o[5]
@@ -62,7 +76,7 @@ for _, o in ipairs(outcomes) do
     code = releaseLock(jobKey, jobId, token, k.stalled)
   end
   if code == 0 then
-    if kind ~= "c" then
+    if kind ~= "c" and kind ~= "w" then
       if stack ~= "" then
         rcall("HSET", jobKey, "failedReason", value, "stacktrace", stack)
       else
@@ -73,12 +87,25 @@ for _, o in ipairs(outcomes) do
       code = -3
     end
   end
-  if code == 0 then
+  if kind == "w" then
+    givenBack = true
+    if code == 0 then
+      putBackInWait(jobId, jobKey, k.wait, k.prioritized, k.marker, k.meta, k.active, k.events,
+        maxEvents)
+    end
+  elseif code == 0 then
     local attemptsMade = incrementJobCounter(jobKey, "atm")
+    if kind == "r" or kind == "d" then
+      rcall("HDEL", jobKey, "cancelled")  -- a cancellation ends with the attempt it hit
+    end
     if kind == "c" or kind == "f" then
       local keepCount, keepAge = o[6], o[7] >= 0 and o[7] or nil
       local target = kind == "c" and KEYS[11] or KEYS[12]
       local field = kind == "c" and "returnvalue" or "failedReason"
+      local dedupId = rcall("HGET", jobKey, "deid")
+      if dedupId then
+        finishDeduplication(w.prefix, dedupId, jobId, now, maxEvents)
+      end
       local parentKey, parent = jobParent(jobKey)
       if parent and rcall("EXISTS", parentKey) == 1 then
         if kind == "c" then
@@ -88,7 +115,8 @@ for _, o in ipairs(outcomes) do
         end
       end
       if keepCount == 0 then
-        removeJobAndLinks(w.prefix, jobId, jobKey)
+        -- as BullMQ: retention leaves a dedup key with a live ttl to expire
+        removeJobAndLinks(w.prefix, jobId, jobKey, true)
       else
         rcall("ZADD", target, now, jobId)
         rcall("HSET", jobKey, field, value, "finishedOn", now)
@@ -102,6 +130,10 @@ for _, o in ipairs(outcomes) do
       if kind == "f" and attemptsMade >= o[8] then
         rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "retries-exhausted",
           "jobId", jobId, "attemptsMade", attemptsMade)
+      end
+      if maxMetrics then
+        collectMetrics(w.prefix .. (kind == "c" and "metrics:completed" or "metrics:failed"),
+          maxMetrics, now)
       end
     elseif kind == "r" then
       local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
@@ -127,7 +159,10 @@ for _, o in ipairs(outcomes) do
 end
 
 local reply = {0, 0}
-if w.count > 0 then
+if givenBack then
+  local ttl = rcall("PTTL", k.limiter)
+  reply[1] = ttl > 0 and ttl or 0
+elseif w.count > 0 then
   reply = fetchNextJobs(k, w, maxEvents)
 end
 if #reply == 2 and rcall("LLEN", k.wait) == 0 and rcall("LLEN", k.active) == 0

@@ -22,7 +22,7 @@ end
 if rcall("ZREM", KEYS[2], jobId) == 0 then
   return -3
 end
-rcall("HDEL", jobKey, "finishedOn", "processedOn",
+rcall("HDEL", jobKey, "finishedOn", "processedOn", "cancelled",
   ARGV[2] == "failed" and "failedReason" or "returnvalue")
 if ARGV[4] == "1" then rcall("HDEL", jobKey, "atm", "attemptsMade") end
 if ARGV[5] == "1" then rcall("HDEL", jobKey, "ats") end

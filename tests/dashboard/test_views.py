@@ -299,3 +299,27 @@ def test_flow_parent_in_waiting_children_tab_and_its_tree(operator: Client, queu
     assert "<h2>Flow</h2>" in page
     for child in tree.children:
         assert f"/admin/queues/{queue.name}/jobs/{child.job.id}/" in page
+
+
+def test_cancel_a_running_job_from_its_page(operator: Client, queue: Queue, redis_url: str,
+                                            run_worker: Any) -> None:
+    import asyncio
+
+    async def slow(job: Job) -> None:
+        await asyncio.sleep(30)
+
+    job = queue.add("slow")
+    run_worker(Worker(queue.name, slow, connection=redis_url))
+    wait_for(lambda: job.get_state() == "active")
+    page = operator.get(f"/admin/queues/{queue.name}/jobs/{job.id}/").content.decode()
+    assert "actions/cancel/" in page
+    response = operator.post(f"/admin/queues/{queue.name}/jobs/{job.id}/actions/cancel/",
+                             {"reason": "<b>stop</b>"}, follow=True)
+    assert "Asked the worker running job" in response.content.decode()
+    wait_for(lambda: job.get_state() == "failed")
+    assert job.reload().failed_reason == "cancelled: <b>stop</b>"
+    page = operator.get(f"/admin/queues/{queue.name}/jobs/{job.id}/").content.decode()
+    assert "&lt;b&gt;stop&lt;/b&gt;" in page and "<b>stop</b>" not in page
+    again = operator.post(f"/admin/queues/{queue.name}/jobs/{job.id}/actions/cancel/",
+                          follow=True).content.decode()
+    assert "only active jobs can be cancelled" in again

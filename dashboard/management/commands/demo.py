@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from dashboard.demo_jobs import QUEUES, order_flow
+from dashboard.demo_jobs import QUEUES, SCHEDULERS, order_flow
 from queuecore import FlowProducer, Queue
 from queuecore.embedded import ensure_redis_url
 
@@ -87,6 +87,8 @@ class Command(BaseCommand):
         prefix = settings.QUEUECORE.get("PREFIX", "bull")
         queues = {name: Queue(name, connection=url, prefix=prefix) for name in QUEUES}
         self.flows = FlowProducer(url, prefix=prefix)
+        for queue_name, scheduler_id, repeat, template in SCHEDULERS:
+            await queues[queue_name].aupsert_job_scheduler(scheduler_id, repeat, template)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,12 +1,18 @@
 --- @include "update_parent"
+--- @include "deduplicate_job"
 
 -- Store one job and place it (BullMQ's addStandardJob, addPrioritizedJob,
 -- addDelayedJob and addParentJob in one). `q` holds the queue's keys (see
 -- queueKeys) plus maxEvents and pausedOrMaxed; `j` is the job as the client
 -- sent it: id ("" for the next counter value), name, ts, data, opts, delay,
 -- priority, lifo, and optionally pk (parent key), pj (parent JSON), pdk (the
--- parent's dependencies key), wc (true: a flow parent, waits for children).
--- Returns the job id, or -5 (parent missing) / -7 (has another parent).
+-- parent's dependencies key), wc (true: a flow parent, waits for children),
+-- de (opts.de as a map: id, ttl, extend, replace, keepLastIfActive, reschedule;
+-- see deduplicate_job), dd (true: skip the deduplication check, the caller set
+-- the key already), rjk (the job scheduler id of an iteration job, stored as
+-- the `rjk` field).
+-- Returns the job id (the owner's id when deduplicated), or -5 (parent
+-- missing) / -7 (has another parent).
 local function addJobToQueue(q, j)
   if j.pk and rcall("EXISTS", j.pk) == 0 then
     return -5
@@ -36,13 +42,27 @@ local function addJobToQueue(q, j)
       "jobId", jobId)
     return jobId
   end
+  if j.de and not j.dd then
+    local ownerId = deduplicateJob(q, j, jobId)
+    if ownerId then
+      return ownerId
+    end
+  end
   local fields = {"name", j.name, "data", j.data, "opts", j.opts, "timestamp", j.ts,
     "delay", j.delay, "priority", j.priority}
+  if j.de then
+    fields[#fields + 1] = "deid"
+    fields[#fields + 1] = j.de.id
+  end
   if j.pk then
     fields[#fields + 1] = "parentKey"
     fields[#fields + 1] = j.pk
     fields[#fields + 1] = "parent"
     fields[#fields + 1] = j.pj
+  end
+  if j.rjk then
+    fields[#fields + 1] = "rjk"
+    fields[#fields + 1] = j.rjk
   end
   rcall("HSET", jobKey, unpack(fields))
   rcall("XADD", q.events, "MAXLEN", "~", q.maxEvents, "*", "event", "added", "jobId", jobId,

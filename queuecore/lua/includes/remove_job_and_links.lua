@@ -16,10 +16,13 @@ local function unlinkFromParent(jobKey, now)
 end
 
 -- Delete a job that has already been taken out of its state: its keys, its
--- place in its parent's pending dependencies, and its deduplication key.
-local function removeJobAndLinks(prefix, jobId, jobKey)
+-- place in its parent's pending dependencies, and its deduplication key
+-- (unless keepDedupKey: retention of a finished job leaves that to its ttl).
+local function removeJobAndLinks(prefix, jobId, jobKey, keepDedupKey)
   local now = rcall("TIME")
   unlinkFromParent(jobKey, now[1] * 1000 + math.floor(now[2] / 1000))
-  removeDeduplicationKey(prefix, jobKey, jobId)
+  if not keepDedupKey then
+    removeDeduplicationKey(prefix, jobKey, jobId)
+  end
   removeJobKeys(jobKey)
 end
