@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import add_job, bulk, failures, views
+from . import add_job, bulk, export, failures, search_views, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -12,6 +12,8 @@ urlpatterns = [
          views.scheduler_action, name="scheduler_action"),
     path("<str:name>/", views.queue_page, name="queue"),
     path("<str:name>/actions/<str:action>/", views.queue_action, name="queue_action"),
+    path("<str:name>/search/", search_views.search_view, name="search"),
+    path("<str:name>/export/", export.export, name="export"),
     path("<str:name>/jobs/<str:job_id>/", views.job_page, name="job"),
     path("<str:name>/jobs/<str:job_id>/raw/", views.job_raw, name="job_raw"),
     path("<str:name>/jobs/<str:job_id>/actions/<str:action>/", views.job_action,

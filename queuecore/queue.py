@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import options as job_options
 from . import schedulers, scripts
@@ -14,6 +14,9 @@ from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
 from .keys import QueueKeys
 from .limits import RateLimits
+
+if TYPE_CHECKING:
+    from .search import SearchProgress
 
 # Public state names -> key suffixes. "waiting" is BullMQ's name for the wait list.
 STATES = {
@@ -264,6 +267,22 @@ class Queue(RateLimits):
         return workers
 
     get_workers, aget_workers = twin(_get_workers)
+
+    def search_jobs(self, kind: str, text: str = "", states: str | Iterable[str] | None = None,
+                    **options: Any) -> Iterator[SearchProgress]:
+        """Find jobs by ``kind`` id, name, data (substring or ``key=value``) or
+        reason, in ``states`` (all by default), newest first, in bounded chunks:
+        yields one ``SearchProgress`` per chunk (see ``queuecore/search.py``)."""
+        from .search import search_jobs
+
+        return search_jobs(self, kind, text, states, **options)
+
+    def asearch_jobs(self, kind: str, text: str = "", states: str | Iterable[str] | None = None,
+                     **options: Any) -> AsyncIterator[SearchProgress]:
+        """``search_jobs`` as an async iterator."""
+        from .search import asearch_jobs
+
+        return asearch_jobs(self, kind, text, states, **options)
 
     # -- administering -------------------------------------------------------------
 

@@ -344,3 +344,26 @@ def parse_failure_summaries(reply: list[Any]) -> list[dict[str, str]]:
              "top_frame")
     return [{"id": reply[i], **dict(zip(names, reply[i + 1], strict=True))}
             for i in range(0, len(reply), 2)]
+
+
+@dataclass(slots=True)
+class SearchChunk:
+    """One search_jobs reply: where to go on ("" when the state is read), how
+    many jobs were looked at, how many the state holds, and the matches."""
+
+    cursor: str
+    looked: int
+    total: int
+    jobs: list[tuple[str, dict[str, str]]]
+
+
+def search_jobs(keys: QueueKeys, suffix: str, cursor: str, chunk: int, budget: int, want: int,
+                fields: Sequence[str], match: Sequence[str]) -> Eval:
+    """``match`` is ("all",), ("sub", field, needle) or ("kv", "", path, value)."""
+    kind = "list" if suffix in ("wait", "paused", "active") else "zset"
+    return Eval("search_jobs", [keys[suffix]],
+                [keys.base, kind, cursor, chunk, budget, want, " ".join(fields), *match])
+
+
+def parse_search(reply: list[Any]) -> SearchChunk:
+    return SearchChunk(str(reply[0]), int(reply[1]), int(reply[2]), parse_jobs(reply[3:]))

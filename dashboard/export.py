@@ -1,0 +1,112 @@
+"""Export of a queue tab or a search as JSON lines or CSV, streamed: the jobs
+are read in bounded chunks (queuecore.search, whole jobs) and each chunk is
+written out before the next is read, so a million-job export never sits in
+memory. Job data goes through the dashboard's FORMATTER, as on the job page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.views.decorators.http import require_GET
+
+from queuecore import Job, Queue
+from queuecore.errors import InvalidOptionError
+from queuecore.search import EVERY, JobSearch, SearchQuery, make_query
+
+from . import presenters, search
+from .access import gate
+from .conf import dashboard_settings
+from .views import _queue_or_404
+
+FORMATS = {"jsonl": ("application/x-ndjson; charset=utf-8", "jsonl"),
+           "csv": ("text/csv; charset=utf-8", "csv")}
+COLUMNS = ("id", "name", "state", "added", "started", "finished", "attempts_made",
+           "failed_reason", "progress", "data", "returnvalue")
+CHUNK = 200  # whole jobs per Lua call (data included)
+BUDGET = 4 << 20  # and at most about this many bytes
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # spreadsheets run cells starting so
+
+
+def _iso(ms: int | None) -> str | None:
+    moment = presenters.when(ms)
+    return moment.isoformat() if moment else None
+
+
+def record(job: Job, state: str, queue: str, formatter: Callable[..., Any] | None
+           ) -> dict[str, Any]:
+    data = job.data
+    if formatter is not None:
+        data = formatter({"name": job.name, "data": data, "queue": queue})["data"]
+    return {"id": job.id, "name": job.name, "state": state, "added": _iso(job.timestamp),
+            "started": _iso(job.processed_on), "finished": _iso(job.finished_on),
+            "attempts_made": job.attempts_made, "failed_reason": job.failed_reason,
+            "progress": job.progress, "data": data, "returnvalue": job.returnvalue}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                           default=str)
+    # a leading ' keeps a spreadsheet from running job text as a formula
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def encode_jsonl(records: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records)
+
+
+def encode_csv(records: list[dict[str, Any]], header: bool = False) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if header:
+        writer.writerow(COLUMNS)
+    for r in records:
+        writer.writerow([r["id"], *(_cell(r[c]) for c in COLUMNS[1:])])
+    return out.getvalue()
+
+
+async def stream(queue: Queue, query: SearchQuery, fmt: str,
+                 formatter: Callable[..., Any] | None) -> AsyncIterator[str]:
+    """The export, one piece per chunk read (an async iterator: under ASGI
+    Django would read a sync one whole before sending it)."""
+    job_search = JobSearch(queue, query, chunk=CHUNK, budget=BUDGET, fields=())
+    if fmt == "csv":
+        yield encode_csv([], header=True)
+    while not job_search.done:
+        progress = await queue.connection.arun(job_search.step())
+        records = [record(job, state, queue.name, formatter) for job, state in progress.jobs]
+        if records:
+            yield encode_jsonl(records) if fmt == "jsonl" else encode_csv(records)
+
+
+@require_GET
+@gate()
+def export(request: HttpRequest, name: str) -> HttpResponse:
+    """``?state=<tab>`` exports a tab (``latest`` or ``all``: every job);
+    with ``q`` (and ``kind``) it exports that search; ``format`` is jsonl or csv."""
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    fmt = request.GET.get("format", "jsonl")
+    if fmt not in FORMATS:
+        return HttpResponseBadRequest(f"format must be jsonl or csv, not {fmt!r}")
+    try:
+        if request.GET.get("q", "") != "" or "kind" in request.GET:
+            query = search.query_from(request.GET)
+            label = "search"
+        else:
+            state = request.GET.get("state") or "all"
+            query = make_query(EVERY, states=None if state in ("all", "latest") else state)
+            label = "all" if state in ("all", "latest") else state
+    except InvalidOptionError as exc:
+        return HttpResponseBadRequest(str(exc))
+    content_type, ext = FORMATS[fmt]
+    response = StreamingHttpResponse(stream(queue, query, fmt, conf.formatter),
+                                     content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}-{label}.{ext}"'
+    return response

@@ -1,0 +1,45 @@
+"""The search box's view: checks the query, answers an id search at once, and
+for the others returns the results area whose socket (search_consumer.py)
+streams the matches in."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from queuecore.errors import InvalidOptionError
+from queuecore.search import JobSearch
+
+from . import search
+from .access import gate
+from .conf import dashboard_settings
+from .views import _queue_or_404
+
+
+@require_GET
+@gate()
+def search_view(request: HttpRequest, name: str) -> HttpResponse:
+    conf = dashboard_settings()
+    queue = _queue_or_404(conf, name)
+    context = {"queue": {"name": name}, "state": "latest"}
+    try:
+        query = search.query_from(request.GET)
+    except InvalidOptionError as exc:
+        # htmx swaps only 2xx answers: the message must reach the page
+        status = 200 if request.headers.get("HX-Request") else 400
+        return render(request, "dashboard/partials/search_results.html",
+                      {**context, "error": str(exc)}, status=status)
+    context.update(query=query, where=search.where(query),
+                   export_query=search.query_string(query))
+    if query.kind == "id":  # one HGETALL: no need for a socket
+        job_search = JobSearch(queue, query)
+        progress = queue.connection.run(job_search.step())
+        context.update(rows=search.rows(progress.jobs),
+                       text=search.progress_text(progress, query), running=False)
+    else:
+        context.update(rows=[], text=search.progress_text(None, query), running=True,
+                       socket_url=f"/ws/queues/{quote(name)}/search/?{search.query_string(query)}")
+    return render(request, "dashboard/partials/search_results.html", context)
