@@ -102,11 +102,12 @@ for _, o in ipairs(outcomes) do
       local keepCount, keepAge = o[6], o[7] >= 0 and o[7] or nil
       local target = kind == "c" and KEYS[11] or KEYS[12]
       local field = kind == "c" and "returnvalue" or "failedReason"
-      local dedupId = rcall("HGET", jobKey, "deid")
-      if dedupId then
-        finishDeduplication(w.prefix, dedupId, jobId, now, maxEvents)
+      -- one read for what finishing may have to follow up: dedup key, parent
+      local links = rcall("HMGET", jobKey, "deid", "parentKey", "parent")
+      if links[1] then
+        finishDeduplication(w.prefix, links[1], jobId, now, maxEvents)
       end
-      local parentKey, parent = jobParent(jobKey)
+      local parentKey, parent = decodeParent(links[2], links[3])
       if parent and rcall("EXISTS", parentKey) == 1 then
         if kind == "c" then
           childCompleted(jobKey, parentKey, parent, value, now)

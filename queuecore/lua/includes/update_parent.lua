@@ -51,13 +51,13 @@ local function childFailed(jobKey, parentKey, parent, reason, now)
   end
 end
 
--- The decoded `parent` field of a job hash, or nil (also for bad JSON).
-local function jobParent(jobKey)
-  local fields = rcall("HMGET", jobKey, "parentKey", "parent")
-  if fields[1] and fields[2] then
-    local ok, parent = pcall(cjson.decode, fields[2])
+-- The decoded `parent` field of a job hash, or nil (also for bad JSON), from
+-- the fields parentKey and parent as HMGET read them.
+local function decodeParent(parentKey, parentJson)
+  if parentKey and parentJson then
+    local ok, parent = pcall(cjson.decode, parentJson)
     if ok and type(parent) == "table" and parent.id and parent.queueKey then
-      return fields[1], parent
+      return parentKey, parent
     end
   end
   return nil, nil
