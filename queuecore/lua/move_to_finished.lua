@@ -68,10 +68,10 @@ for _, o in ipairs(outcomes) do
   local code = 0
   if rcall("EXISTS", jobKey) == 0 then
     code = -1
-  elseif kind == "c" and rcall("SCARD", jobKey .. ":dependencies") > 0 then
-    code = -4
-  elseif kind == "c" and rcall("ZCARD", jobKey .. ":unsuccessful") > 0 then
-    code = -9
+  elseif kind == "c" and rcall("EXISTS", jobKey .. ":dependencies",
+      jobKey .. ":unsuccessful") > 0 then
+    -- a flow parent (Redis deletes empty sets: one call tells most jobs apart)
+    code = rcall("EXISTS", jobKey .. ":dependencies") == 1 and -4 or -9
   else
     code = releaseLock(jobKey, jobId, token, k.stalled)
   end
