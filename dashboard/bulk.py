@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from queuecore import Job, Queue
@@ -20,7 +18,7 @@ from queuecore.errors import QueueCoreError
 from .access import OPERATE, gate
 from .actions import ActionError, audit
 from .conf import dashboard_settings
-from .views import _queue_or_404
+from .views import _queue_or_404, back_to_queue
 
 MAX_SELECTED = 500  # more than a page holds; Django refuses over 1,000 fields anyway
 # action -> the states a job must be in, and the past tense for the report
@@ -100,10 +98,7 @@ def act_on(queue: Queue, action: str, ids: list[str]) -> BulkResult:
 def bulk_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
-    target = reverse("dashboard:queue", args=[name])
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        target = back
+    target = back_to_queue(request, name)
     try:
         result = act_on(queue, action, selected_ids(request))
     except ActionError as exc:

@@ -170,15 +170,21 @@ def _attempt(request: HttpRequest, action: str, run: Callable[[], T]) -> T | Non
     return None
 
 
+def back_to_queue(request: HttpRequest, name: str) -> str:
+    """Where a queue action returns: the tab it was taken from (a safe ``next``),
+    else the queue's page."""
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return back
+    return reverse("dashboard:queue", args=[name])
+
+
 @require_POST
 @gate(OPERATE)
 def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
-    target = reverse("dashboard:queue", args=[name])
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        target = back  # the tab the action was taken from
+    target = back_to_queue(request, name)
     message = _attempt(request, action, lambda: actions.run_queue_action(request, queue, action))
     if message is not None:
         messages.success(request, message)

@@ -68,29 +68,26 @@ def check_pattern(pattern: str) -> None:
         raise InvalidOptionError(f"invalid cron pattern {pattern!r}: {exc}") from None
 
 
-def next_run(pattern: str, tz: str | None, after_ms: int) -> int | None:
-    """The first time (epoch ms) strictly after ``after_ms`` that ``pattern``
-    matches in ``tz``; None if it never matches again (``0 0 30 2 *``)."""
+def _step(pattern: str, tz: str | None, from_ms: int, forward: bool) -> int | None:
     expression = _expression(pattern)
-    start = datetime.fromtimestamp(after_ms / 1000, zone(tz))
+    start = datetime.fromtimestamp(from_ms / 1000, zone(tz))
     try:
-        found = croniter(expression, start, second_at_beginning=True).get_next(datetime)
+        it = croniter(expression, start, second_at_beginning=True)
+        found = it.get_next(datetime) if forward else it.get_prev(datetime)
     except CroniterBadDateError:
         return None
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidOptionError(f"invalid cron pattern {pattern!r}: {exc}") from None
     return round(found.timestamp() * 1000)
+
+
+def next_run(pattern: str, tz: str | None, after_ms: int) -> int | None:
+    """The first time (epoch ms) strictly after ``after_ms`` that ``pattern``
+    matches in ``tz``; None if it never matches again (``0 0 30 2 *``)."""
+    return _step(pattern, tz, after_ms, forward=True)
 
 
 def previous_run(pattern: str, tz: str | None, before_ms: int) -> int | None:
     """The last time (epoch ms) strictly before ``before_ms`` that ``pattern``
     matches in ``tz`` (the dashboard's "last run"); None if there is none."""
-    expression = _expression(pattern)
-    start = datetime.fromtimestamp(before_ms / 1000, zone(tz))
-    try:
-        found = croniter(expression, start, second_at_beginning=True).get_prev(datetime)
-    except CroniterBadDateError:
-        return None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidOptionError(f"invalid cron pattern {pattern!r}: {exc}") from None
-    return round(found.timestamp() * 1000)
+    return _step(pattern, tz, before_ms, forward=False)
