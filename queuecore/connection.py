@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import lua_loader
 from .errors import ConnectionFailedError, InvalidOptionError
+from .pipelined import PipelinedClient
 
 ENV_URL = "QUEUECORE_REDIS_URL"
 
@@ -125,6 +126,7 @@ class Connection:
             self.client_options = {**connection.client_options, **client_options}
             self._sync = None
             self._async = {}
+            self._pipelined = {}
             return
         if connection is None:
             connection = os.environ.get(ENV_URL) or "redis://localhost:6379"
@@ -147,6 +149,7 @@ class Connection:
             )
         self._sync: Any = None
         self._async: dict[int, Any] = {}
+        self._pipelined: dict[int, tuple[asyncio.AbstractEventLoop, PipelinedClient]] = {}
 
     # -- clients -----------------------------------------------------------------
 
@@ -194,6 +197,39 @@ class Connection:
             self._async[id(loop)] = entry
         return entry[1]
 
+    def _pipelined_target(self) -> dict[str, Any] | None:
+        """Where an auto-pipelined connection may go: plain TCP, no cluster."""
+        if self.cluster:
+            return None
+        if self.url:
+            if not self.url.startswith("redis://"):
+                return None
+            params = redis.connection.parse_url(self.url)
+        else:
+            if self.kwargs.get("ssl") or self.kwargs.get("path") \
+                    or self.kwargs.get("unix_socket_path"):
+                return None
+            params = self.kwargs
+        params = {**params, **self.client_options}
+        return {"host": params.get("host") or "localhost", "port": int(params.get("port") or 6379),
+                "db": int(params.get("db") or 0), "username": params.get("username"),
+                "password": params.get("password")}
+
+    @property
+    def pipelined_client(self) -> PipelinedClient | None:
+        """This loop's auto-pipelined connection for script calls (None where
+        it does not apply: TLS, unix sockets, clusters)."""
+        loop = asyncio.get_running_loop()
+        entry = self._pipelined.get(id(loop))
+        if entry is None or entry[0] is not loop:
+            target = self._pipelined_target()
+            if target is None:
+                return None
+            entry = (loop, PipelinedClient(**target))
+            self._pipelined = {k: v for k, v in self._pipelined.items() if not v[0].is_closed()}
+            self._pipelined[id(loop)] = entry
+        return entry[1]
+
     def close(self) -> None:
         if self._sync is not None:
             self._sync.close()
@@ -205,6 +241,9 @@ class Connection:
         entry = self._async.pop(id(loop), None)
         if entry is not None:
             await entry[1].aclose()
+        pipelined = self._pipelined.pop(id(loop), None)
+        if pipelined is not None:
+            await pipelined[1].aclose()
 
     # -- running operations ----------------------------------------------------
 
@@ -221,10 +260,11 @@ class Connection:
     async def arun(self, op: Op[T]) -> T:
         """Drive an operation with the asyncio client."""
         client = self.async_client
+        pipelined = self.pipelined_client
         try:
             request = next(op)
             while True:
-                request = op.send(await self._aexecute(client, request))
+                request = op.send(await self._aexecute(client, request, pipelined))
         except StopIteration as stop:
             return stop.value
 
@@ -246,8 +286,18 @@ class Connection:
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
 
-    async def _aexecute(self, client: Any, request: Request) -> Any:
+    async def _aexecute(self, client: Any, request: Request,
+                        pipelined: PipelinedClient | None = None) -> Any:
         try:
+            if isinstance(request, Eval) and pipelined is not None:
+                script = lua_loader.load(request.script)
+                n = len(request.keys)
+                try:
+                    return await pipelined.execute("EVALSHA", script.sha, n, *request.keys,
+                                                   *request.args)
+                except NoScriptError:
+                    return await pipelined.execute("EVAL", script.source, n, *request.keys,
+                                                   *request.args)
             if isinstance(request, Eval):
                 script = lua_loader.load(request.script)
                 n = len(request.keys)
