@@ -24,7 +24,8 @@ TOP_KEYS = {"REDIS_URL", "PREFIX", "DEFAULT_JOB_OPTIONS", "QUEUES"}
 # per queue: Worker options, plus the processor by dotted path
 QUEUE_KEYS = {"concurrency", "limiter", "lock_duration", "stalled_interval",
               "max_stalled_count", "drain_delay", "remove_on_complete", "remove_on_fail",
-              "processor", "default_job_options", "metrics"}
+              "processor", "default_job_options", "metrics",
+              "maximum_rate_limit_delay"}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from queuecore.worker import Worker
 logger = logging.getLogger("queuecore.runworker")
 WORKER_OPTIONS = ("concurrency", "limiter", "lock_duration", "stalled_interval",
                   "max_stalled_count", "drain_delay", "remove_on_complete", "remove_on_fail",
-                  "metrics")
+                  "metrics", "maximum_rate_limit_delay")
 
 
 class JsonFormatter(logging.Formatter):
