@@ -21,6 +21,9 @@ from .actions import ActionError, audit
 from .presenters import when
 
 MAX_PER_QUEUE = 500  # schedulers shown per queue
+# where an iteration job may be, probed in this order (None: gone, or never added)
+PROBES = (("ZSCORE", "delayed"), ("LPOS", "wait"), ("ZSCORE", "prioritized"),
+          ("LPOS", "active"), ("ZSCORE", "completed"), ("ZSCORE", "failed"))
 
 
 @dataclass
@@ -74,17 +77,15 @@ def scheduler_rows(queue: Queue) -> list[SchedulerRow]:
         last_id = f"repeat:{s.id}:{prev}" if prev is not None else None
         rows.append(SchedulerRow(queue.name, s, next_id, None, prev, last_id, None))
         for job_id in (next_id, last_id):
-            calls += [Call(("ZSCORE", keys["delayed"], job_id or "")),
-                      Call(("ZSCORE", keys["completed"], job_id or "")),
-                      Call(("ZSCORE", keys["failed"], job_id or "")),
-                      Call(("EXISTS", keys.job(job_id or "-")))]
+            calls += [Call((command, keys[state], job_id or "")) for command, state in PROBES]
     replies = queue.connection.run(_op(calls)) if calls else []
+    n = len(PROBES)
     for i, row in enumerate(rows):
         for j, attr in enumerate(("next_state", "last_state")):
-            delayed, completed, failed, exists = replies[(2 * i + j) * 4:(2 * i + j) * 4 + 4]
-            state = ("delayed" if delayed is not None else "completed" if completed is not None
-                     else "failed" if failed is not None else "pending" if exists else None)
-            setattr(row, attr, state)
+            found = replies[(2 * i + j) * n:(2 * i + j + 1) * n]
+            state = next((name for (_, name), hit in zip(PROBES, found, strict=True)
+                          if hit is not None), None)
+            setattr(row, attr, "waiting" if state == "wait" else state)
     return rows
 
 
