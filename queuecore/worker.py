@@ -307,6 +307,9 @@ class Worker:
         # when one is set. A hung server is caught by lock expiry elsewhere.
         self._client = self.connection.new_async_client(single_connection_client=True,
                                                         socket_timeout=None)
+        # script calls (all of the hot path) go over this loop's auto-pipelined
+        # connection: one write and one read callback per call
+        self._pipelined = self.connection.pipelined_client
         # blocks up to MAX_BLOCK_S: no socket timeout on this one
         self._blocking = self.connection.new_async_client(
             client_name=worker_client_name(self.keys.prefix, self.queue.name, self.name),
@@ -436,7 +439,7 @@ class Worker:
     # -- Redis calls ------------------------------------------------------------------
 
     async def _call(self, request: Any) -> Any:
-        return await self.connection._aexecute(self._client, request)
+        return await self.connection._aexecute(self._client, request, self._pipelined)
 
     async def _fetch(self, count: int) -> scripts.Fetched:
         start = self._args.token_counter
@@ -741,6 +744,8 @@ class Worker:
             await self._wake.wait()
         for client in (self._client, self._blocking):
             await client.aclose()
+        if self._pipelined is not None:
+            await self._pipelined.aclose()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
         if self.pool is not None:
