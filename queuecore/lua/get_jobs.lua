@@ -16,29 +16,14 @@
            (field, value, ...) and, with fields, holds only those present.
 ]]
 local rcall = redis.call
+--- @include "read_job_fields"
 local prefix = KEYS[1]
 local first, last, asc = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == "1"
 local seen, reply = {}, {}
-local fields = {}
-for field in string.gmatch(ARGV[4], "%S+") do
-  fields[#fields + 1] = field
-end
+local fields = fieldList(ARGV[4])
 
--- the whole hash, or just the asked fields (lists show summaries: a job's
--- data may be megabytes)
 local function readJob(jobKey)
-  if #fields == 0 then
-    return rcall("HGETALL", jobKey)
-  end
-  local values = rcall("HMGET", jobKey, unpack(fields))
-  local flat = {}
-  for j, value in ipairs(values) do
-    if value then
-      flat[#flat + 1] = fields[j]
-      flat[#flat + 1] = value
-    end
-  end
-  return flat
+  return readJobFields(jobKey, fields)
 end
 
 local function listRange(key, from, to)

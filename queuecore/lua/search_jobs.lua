@@ -28,27 +28,14 @@
             (hashes flat, as get_jobs returns them)
 ]]
 local rcall = redis.call
+--- @include "read_job_fields"
 local key, prefix, kind, cursor = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local chunk, budget, want = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local mode, field, needle, value = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local fields = {}
-for f in string.gmatch(ARGV[7], "%S+") do
-  fields[#fields + 1] = f
-end
+local fields = fieldList(ARGV[7])
 
 local function readJob(jobKey)
-  if #fields == 0 then
-    return rcall("HGETALL", jobKey)
-  end
-  local values = rcall("HMGET", jobKey, unpack(fields))
-  local flat = {}
-  for j, v in ipairs(values) do
-    if v then
-      flat[#flat + 1] = fields[j]
-      flat[#flat + 1] = v
-    end
-  end
-  return flat
+  return readJobFields(jobKey, fields)
 end
 
 -- key=value: a cheap plain find first (when the text would appear verbatim
