@@ -13,9 +13,8 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from queuecore.connection import Call, Connection, Pipeline
+from queuecore.connection import Call, Connection
 
 MINUTES = 60
 SAMPLE = 1000
@@ -59,12 +58,6 @@ class Charts:
         return sum(self.failed)
 
 
-def _run(conn: Connection, calls: list[Call]) -> list[Any]:
-    def op() -> Any:
-        return (yield Pipeline(calls))
-    return conn.run(op())
-
-
 def _from_metrics(meta: list[str | None], data: list[str], now_minute: int) -> list[int]:
     """BullMQ's metrics as one value per minute, oldest first, ending now.
 
@@ -101,7 +94,7 @@ def queue_charts(conn: Connection, base: str, now_ms: int | None = None) -> Char
     now_minute = now_ms // 60_000
     first = now_minute - MINUTES + 1
     hour_ago = first * 60_000
-    replies = _run(conn, [
+    replies = conn.execute_many([
         Call(("HMGET", base + "metrics:completed", "count", "prevTS", "prevCount")),
         Call(("LRANGE", base + "metrics:completed:data", 0, MINUTES)),
         Call(("HMGET", base + "metrics:failed", "count", "prevTS", "prevCount")),
@@ -114,14 +107,14 @@ def queue_charts(conn: Connection, base: str, now_ms: int | None = None) -> Char
         failed = _from_metrics(replies[2], replies[3], now_minute)
     else:
         source = "finished jobs"
-        counts = _run(conn, [
+        counts = conn.execute_many([
             Call(("ZCOUNT", base + state, (first + i) * 60_000, f"({(first + i + 1) * 60_000}"))
             for state in ("completed", "failed") for i in range(MINUTES)])
         completed, failed = counts[:MINUTES], counts[MINUTES:]
     charts = Charts(source, [int(v) for v in completed], [int(v) for v in failed], first)
     ids = replies[4]
     if ids:
-        rows = _run(conn, [Call(("HMGET", base + job_id, "timestamp", "delay", "processedOn",
+        rows = conn.execute_many([Call(("HMGET", base + job_id, "timestamp", "delay", "processedOn",
                                  "finishedOn")) for job_id in ids])
         waits, runs = [], []
         for row in rows:

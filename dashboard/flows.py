@@ -5,10 +5,9 @@ done, ``:failed`` ignored failures, ``:unsuccessful`` failed)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from queuecore import Connection
-from queuecore.connection import Call, Pipeline
+from queuecore.flow import CHILD_STATUSES, child_key_calls
 
 MAX_CHILDREN = 50  # per job shown; the rest are counted
 MAX_DEPTH = 3
@@ -32,34 +31,30 @@ def split_key(prefix: str, key: str) -> tuple[str | None, str]:
     return None, key
 
 
-def _run(conn: Connection, calls: list[Call]) -> list[Any]:
-    def op() -> Any:
-        return (yield Pipeline(calls))
-    return conn.run(op()) if calls else []
-
-
-def children(conn: Connection, prefix: str, job_key: str, depth: int = 0) -> tuple[list[Node],
-                                                                                   int]:
-    """The children of a job (and theirs, down to MAX_DEPTH), with how many were left out."""
-    pending, processed, ignored, failed = _run(conn, [
-        Call(("SMEMBERS", job_key + ":dependencies")),
-        Call(("HKEYS", job_key + ":processed")),
-        Call(("HKEYS", job_key + ":failed")),
-        Call(("ZRANGE", job_key + ":unsuccessful", 0, -1)),
-    ])
-    nodes: list[Node] = []
-    total = 0
-    for status, keys in (("failed", failed), ("pending", pending), ("ignored", ignored),
-                         ("processed", processed)):
-        for key in sorted(keys):
-            total += 1
-            if len(nodes) < MAX_CHILDREN:
-                queue, job_id = split_key(prefix, key)
-                nodes.append(Node(key, queue, job_id, status))
-    if depth + 1 < MAX_DEPTH:
-        for node in nodes:
-            node.children, node.more = children(conn, prefix, node.key, depth + 1)
-    return nodes, total - len(nodes)
+def children(conn: Connection, prefix: str, job_key: str) -> tuple[list[Node], int]:
+    """The children of a job (and theirs, down to MAX_DEPTH), with how many were
+    left out: one round trip per level of the tree."""
+    root = Node(job_key, None, "", "root")
+    level = [root]
+    n = len(CHILD_STATUSES)
+    for _ in range(MAX_DEPTH):
+        if not level:
+            break
+        replies = conn.execute_many([call for node in level
+                                     for call in child_key_calls(node.key)])
+        below: list[Node] = []
+        for i, node in enumerate(level):
+            total = 0
+            for status, keys in zip(CHILD_STATUSES, replies[n * i:n * i + n], strict=True):
+                for key in sorted(keys):
+                    total += 1
+                    if len(node.children) < MAX_CHILDREN:
+                        queue, job_id = split_key(prefix, key)
+                        node.children.append(Node(key, queue, job_id, status))
+            node.more = total - len(node.children)
+            below += node.children
+        level = below
+    return root.children, root.more
 
 
 def ancestors(conn: Connection, prefix: str, parent_key: str | None) -> list[Node]:
@@ -68,5 +63,5 @@ def ancestors(conn: Connection, prefix: str, parent_key: str | None) -> list[Nod
     while parent_key and len(chain) < MAX_DEPTH:
         queue, job_id = split_key(prefix, parent_key)
         chain.append(Node(parent_key, queue, job_id, "parent"))
-        parent_key = _run(conn, [Call(("HGET", parent_key, "parentKey"))])[0]
+        parent_key = conn.execute("HGET", parent_key, "parentKey")
     return chain

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from queuecore import Queue
-from queuecore.connection import Call, Pipeline
+from queuecore.connection import Call
 from queuecore.discovery import count_workers, discover
 
 from .conf import DashboardSettings, connection
@@ -68,7 +68,7 @@ def summarize(conf: DashboardSettings, names: list[str]) -> list[QueueSummary]:
     calls: list[Call] = []
     for name in names:
         calls += _count_calls(f"{conf.prefix}:{name}:", since)
-    replies = conn.run(_pipeline(calls)) if calls else []
+    replies = conn.execute_many(calls)
     workers = count_workers(conn, conf.prefix, names)
     summaries = []
     per = 11
@@ -82,17 +82,9 @@ def summarize(conf: DashboardSettings, names: list[str]) -> list[QueueSummary]:
     return summaries
 
 
-def _pipeline(calls: list[Call]) -> Any:
-    return (yield Pipeline(calls))
-
-
-def _call(args: tuple[Any, ...]) -> Any:
-    return (yield Call(args))
-
-
 def server_info(conf: DashboardSettings) -> dict[str, Any]:
     conn = connection(conf.redis_url)
-    info = conn.run(_call(("INFO",)))
+    info = conn.execute("INFO")
     if isinstance(info, dict) and "redis_version" not in info and info:
         info = next(iter(info.values()))  # a cluster: show the first node
     return {

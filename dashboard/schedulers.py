@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from queuecore import Queue
-from queuecore.connection import Call, Pipeline
+from queuecore.connection import Call
 from queuecore.cron import previous_run
 from queuecore.errors import InvalidOptionError
 from queuecore.schedulers import JobScheduler
@@ -49,10 +49,6 @@ class SchedulerRow:
         return when(self.scheduler.end_date)
 
 
-def _op(calls: list[Call]) -> Any:
-    return (yield Pipeline(calls))
-
-
 def _previous(s: JobScheduler) -> int | None:
     if s.next is None or not s.iteration_count or s.iteration_count < 2:
         return None
@@ -78,7 +74,7 @@ def scheduler_rows(queue: Queue) -> list[SchedulerRow]:
         rows.append(SchedulerRow(queue.name, s, next_id, None, prev, last_id, None))
         for job_id in (next_id, last_id):
             calls += [Call((command, keys[state], job_id or "")) for command, state in PROBES]
-    replies = queue.connection.run(_op(calls)) if calls else []
+    replies = queue.connection.execute_many(calls)
     n = len(PROBES)
     for i, row in enumerate(rows):
         for j, attr in enumerate(("next_state", "last_state")):

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from queuecore.connection import Call
 from queuecore.queue import _worker_details, client_list, worker_client_bases
 
 from .conf import DashboardSettings, connection
@@ -47,14 +46,10 @@ def _library(raw: str, plain_base: str, details: dict[str, Any]) -> str:
     return "Node BullMQ or queuecore"
 
 
-def _call(args: tuple[Any, ...]) -> Any:
-    return (yield Call(args))
-
-
 def live_workers(conf: DashboardSettings, names: list[str]) -> dict[str, list[WorkerRow]] | None:
     """Workers per queue; None when the server refuses CLIENT LIST."""
     try:
-        listing = client_list(connection(conf.redis_url).run(_call(("CLIENT LIST",))))
+        listing = client_list(connection(conf.redis_url).execute("CLIENT LIST"))
     except Exception:  # some hosted Redis forbid CLIENT
         return None
     bases = {}

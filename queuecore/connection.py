@@ -268,15 +268,18 @@ class Connection:
         except StopIteration as stop:
             return stop.value
 
+    def execute(self, *args: Any) -> Any:
+        """One plain command with the sync client (for code outside operations)."""
+        return self.run(_single(Call(args)))
+
+    def execute_many(self, calls: list[Call]) -> list[Any]:
+        """Plain commands in one round trip with the sync client."""
+        return self.run(_single(Pipeline(calls))) if calls else []
+
     def _execute(self, client: Any, request: Request) -> Any:
         try:
             if isinstance(request, Eval):
-                script = lua_loader.load(request.script)
-                n = len(request.keys)
-                try:
-                    return client.evalsha(script.sha, n, *request.keys, *request.args)
-                except NoScriptError:
-                    return client.eval(script.source, n, *request.keys, *request.args)
+                return _eval(client.execute_command, request)
             if isinstance(request, Call):
                 return client.execute_command(*request.args)
             pipe = client.pipeline(transaction=False)
@@ -289,22 +292,9 @@ class Connection:
     async def _aexecute(self, client: Any, request: Request,
                         pipelined: PipelinedClient | None = None) -> Any:
         try:
-            if isinstance(request, Eval) and pipelined is not None:
-                script = lua_loader.load(request.script)
-                n = len(request.keys)
-                try:
-                    return await pipelined.execute("EVALSHA", script.sha, n, *request.keys,
-                                                   *request.args)
-                except NoScriptError:
-                    return await pipelined.execute("EVAL", script.source, n, *request.keys,
-                                                   *request.args)
             if isinstance(request, Eval):
-                script = lua_loader.load(request.script)
-                n = len(request.keys)
-                try:
-                    return await client.evalsha(script.sha, n, *request.keys, *request.args)
-                except NoScriptError:
-                    return await client.eval(script.source, n, *request.keys, *request.args)
+                send = pipelined.execute if pipelined is not None else client.execute_command
+                return await _aeval(send, request)
             if isinstance(request, Call):
                 return await client.execute_command(*request.args)
             pipe = client.pipeline(transaction=False)
@@ -313,6 +303,29 @@ class Connection:
             return await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
+
+
+def _single(request: Request) -> Op[Any]:
+    return (yield request)
+
+
+def _eval(send: Callable[..., Any], request: Eval) -> Any:
+    """EVALSHA, and EVAL when the server does not have the script (yet)."""
+    script = lua_loader.load(request.script)
+    n = len(request.keys)
+    try:
+        return send("EVALSHA", script.sha, n, *request.keys, *request.args)
+    except NoScriptError:
+        return send("EVAL", script.source, n, *request.keys, *request.args)
+
+
+async def _aeval(send: Callable[..., Awaitable[Any]], request: Eval) -> Any:
+    script = lua_loader.load(request.script)
+    n = len(request.keys)
+    try:
+        return await send("EVALSHA", script.sha, n, *request.keys, *request.args)
+    except NoScriptError:
+        return await send("EVAL", script.source, n, *request.keys, *request.args)
 
 
 def twin(

@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any
 
-from .connection import Call, Connection
+from .connection import Connection
 from .queue import client_list, worker_client_bases
 
 DISCOVERY_TTL_S = 30.0
@@ -98,7 +97,7 @@ def count_workers(conn: Connection, prefix: str, names: list[str]) -> dict[str, 
     """Live workers per queue from CLIENT LIST, named the way Node BullMQ,
     Python bullmq and queuecore name their worker connections."""
     try:
-        listing = conn.run(_call(("CLIENT LIST",)))
+        listing = conn.execute("CLIENT LIST")
     except Exception:  # some hosted Redis forbid CLIENT: no worker counts then
         return {}
     by_client_name = {base: name for name in names
@@ -109,7 +108,3 @@ def count_workers(conn: Connection, prefix: str, names: list[str]) -> dict[str, 
         if queue is not None:
             found[queue] = found.get(queue, 0) + 1
     return found
-
-
-def _call(args: tuple[Any, ...]) -> Any:
-    return (yield Call(args))

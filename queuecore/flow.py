@@ -23,6 +23,17 @@ from .job import Job
 from .queue import Queue
 
 NODE_KEYS = {"name", "queue_name", "data", "opts", "children", "prefix"}
+# A parent's children by status, in the order child_key_calls reads them:
+# failed (failed the parent), pending, ignored (failure ignored), processed.
+CHILD_STATUSES = ("failed", "pending", "ignored", "processed")
+
+
+def child_key_calls(job_key: str) -> list[Call]:
+    """The reads of a parent's child keys, one per CHILD_STATUSES entry."""
+    return [Call(("ZRANGE", job_key + ":unsuccessful", 0, -1)),
+            Call(("SMEMBERS", job_key + ":dependencies")),
+            Call(("HKEYS", job_key + ":failed")),
+            Call(("HKEYS", job_key + ":processed"))]
 
 
 @dataclass
@@ -152,14 +163,12 @@ class FlowProducer:
         for _ in range(depth - 1):
             if not level:
                 break
-            replies = yield Pipeline([call for node in level for call in (
-                Call(("HKEYS", node.job.key + ":processed")),
-                Call(("SMEMBERS", node.job.key + ":dependencies")),
-                Call(("HKEYS", node.job.key + ":failed")),
-                Call(("ZRANGE", node.job.key + ":unsuccessful", 0, -1)))])
+            replies = yield Pipeline([call for node in level
+                                      for call in child_key_calls(node.job.key)])
+            n = len(CHILD_STATUSES)
             wanted: list[tuple[JobNode, Queue, str, str]] = []
             for i, node in enumerate(level):
-                keys = sorted({k for group in replies[4 * i:4 * i + 4] for k in group})
+                keys = sorted({k for group in replies[n * i:n * i + n] for k in group})
                 for key in keys[:max_children]:
                     child_queue, child_id = self._split(key, node.job.queue)
                     wanted.append((node, child_queue, child_id, key))
