@@ -13,9 +13,21 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from queuecore import Queue, Worker
 from queuecore.embedded import EmbeddedRedis
+
+# Property-based tests: a fixed seed and a bounded number of examples in
+# `make test`, so a run is repeatable; HYPOTHESIS_PROFILE=deep searches wider.
+settings.register_profile(
+    "ci", max_examples=60, derandomize=True, database=None, deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile(
+    "deep", max_examples=2000, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
