@@ -29,6 +29,11 @@ from .errors import ConnectionFailedError, InvalidOptionError
 from .pipelined import PipelinedClient
 
 ENV_URL = "QUEUECORE_REDIS_URL"
+# Replies are text; bytes that are not UTF-8 (written by hand or by another
+# client) become lone surrogates instead of an error that drops the
+# connection, and are written back as the same bytes.
+TEXT_ENCODING_ERRORS = "surrogateescape"
+TEXT_REPLIES = {"decode_responses": True, "encoding_errors": TEXT_ENCODING_ERRORS}
 
 
 @dataclass(slots=True)
@@ -110,7 +115,8 @@ class Connection:
     ``redis+cluster://host:port`` for a cluster), a redis-py client (sync or
     asyncio, plain or cluster), or another ``Connection`` (shared). Without
     one, ``QUEUECORE_REDIS_URL`` is used, then ``redis://localhost:6379``.
-    queuecore makes its own clients from it, with replies decoded as text.
+    queuecore makes its own clients from it, with replies decoded as text
+    (undecodable bytes as lone surrogates, see ``TEXT_ENCODING_ERRORS``).
     """
 
     def __init__(self, connection: Any = None, **client_options: Any) -> None:
@@ -154,7 +160,7 @@ class Connection:
     # -- clients -----------------------------------------------------------------
 
     def new_sync_client(self, **options: Any) -> Any:
-        opts = {"decode_responses": True, **self.client_options, **options}
+        opts = {**TEXT_REPLIES, **self.client_options, **options}
         if self.cluster:
             if self.url:
                 return redis.cluster.RedisCluster.from_url(self.url, **opts)
@@ -165,7 +171,7 @@ class Connection:
         return redis.Redis(**{**self.kwargs, **opts})
 
     def new_async_client(self, **options: Any) -> Any:
-        opts = {"decode_responses": True, **self.client_options, **options}
+        opts = {**TEXT_REPLIES, **self.client_options, **options}
         plain_tcp = (self.url or "").startswith("redis://") or (
             not self.url and not self.kwargs.get("ssl") and not self.kwargs.get("path"))
         if plain_tcp and not self.cluster:

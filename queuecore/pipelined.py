@@ -34,7 +34,7 @@ def _error(reply: hiredis.ReplyError) -> Exception:
 
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
-        self.reader = hiredis.Reader(encoding="utf-8")
+        self.reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
