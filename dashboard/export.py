@@ -67,7 +67,7 @@ def encode_csv(records: list[dict[str, Any]], header: bool = False) -> str:
     if header:
         writer.writerow(COLUMNS)
     for r in records:
-        writer.writerow([r["id"], *(_cell(r[c]) for c in COLUMNS[1:])])
+        writer.writerow([_cell(r[c]) for c in COLUMNS])  # ids too: other clients choose them
     return out.getvalue()
 
 
