@@ -120,6 +120,24 @@ def may_operate(user: Any, name: str | None = None) -> bool:
     return any(may_act(user, kind, name) for kind in ACTION_KINDS)
 
 
+# one answer for every parent refused, so it tells no hidden queue or job apart
+PARENT_REFUSED = "parent must name a job in a queue you may add jobs to"
+
+
+def parent_queue(user: Any, qualified: Any) -> str | None:
+    """The queue a ``parent`` option names (``'<prefix>:<queue>'``) if the
+    user may add jobs there (a child changes its parent's dependencies);
+    None for a queue hidden from them, not shown here, under another prefix,
+    or that does not exist alike."""
+    if not isinstance(qualified, str):
+        return None
+    conf = dashboard_settings()
+    prefix, _, name = qualified.rpartition(":")
+    if prefix != conf.prefix or not name or (conf.queues is not None and name not in conf.queues):
+        return None
+    return name if may_see_queue(user, name) and may_act(user, "add", name) else None
+
+
 def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
                                             Callable[..., HttpResponse]]:
     """Anonymous users go to the login page; others need staff status and

@@ -1,0 +1,99 @@
+"""Queues a user may not see stay out of reach through a visible queue: no
+option names a job in them, and flows do not name them (pages, lists,
+failure reasons, pushes)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import redis
+from django.test import Client
+
+from dashboard.models import AuditEntry
+from queuecore import FlowProducer, Queue
+from tests.dashboard.test_permissions import _team, client_for, make_user, two_queues
+
+__all__ = ["two_queues"]  # the fixture, imported for the tests below
+
+BASE = "/admin/queues/"
+
+
+def _error(response: Any) -> str:
+    found = re.search(r'<p class="form-error" role="alert">(.*?)</p>',
+                      response.content.decode(), re.S)
+    return found.group(1) if found else ""
+
+
+def _add_with_parent(client: Client, queue: Queue, parent: dict[str, str]) -> Any:
+    return client.post(f"{BASE}{queue.name}/add/", {
+        "name": "child", "data": "{}", "options": json.dumps({"parent": parent})})
+
+
+@pytest.mark.django_db
+def test_add_job_refuses_a_parent_the_user_may_not_add_to_alike_whether_it_exists(
+        two_queues: tuple[Queue, Queue], django_user_model: Any, r: redis.Redis) -> None:
+    mine, hidden = two_queues
+    secret = hidden.add("secret", {"x": 1}).id
+    looker = Queue(f"{mine.name}-ro", connection=mine.connection)
+    seen = looker.add("seen", {}).id
+    user = make_user(django_user_model, "add_jobs",
+                     groups=(_team(mine.name, True), _team(looker.name, False)))
+    client = client_for(user)
+    parents = [
+        {"id": secret, "queue": f"bull:{hidden.name}"},  # hidden, exists
+        {"id": "999", "queue": f"bull:{hidden.name}"},  # hidden, no such job
+        {"id": secret, "queue": f"bull:no-such-{mine.name}"},  # no such queue
+        {"id": secret, "queue": f"other:{mine.name}"},  # another prefix
+        {"id": seen, "queue": f"bull:{looker.name}"},  # visible, but not to add to
+    ]
+    try:
+        answers = set()
+        for parent in parents:
+            response = _add_with_parent(client, mine, parent)
+            answers.add((response.status_code, _error(response)))
+        assert len(answers) == 1, answers  # nothing tells them apart
+        status, error = answers.pop()
+        assert status == 400 and "parent" in error and hidden.name not in error
+        assert not r.exists(f"bull:{hidden.name}:{secret}:dependencies")
+        assert not r.exists(f"bull:{looker.name}:{seen}:dependencies")
+        assert mine.get_job_counts("waiting")["waiting"] == 0
+        assert not AuditEntry.objects.exists()
+    finally:
+        looker.obliterate(force=True)
+
+
+@pytest.mark.django_db
+def test_add_job_takes_a_parent_where_the_user_may_add(
+        two_queues: tuple[Queue, Queue], django_user_model: Any, r: redis.Redis) -> None:
+    mine, _ = two_queues
+    parent = mine.add("parent", {}).id
+    client = client_for(make_user(django_user_model, "add_jobs",
+                                  groups=(_team(mine.name, True),)))
+    missing = _add_with_parent(client, mine, {"id": "404", "queue": f"bull:{mine.name}"})
+    assert missing.status_code == 400  # not a 500
+    assert "no job '404' in queue" in _error(missing).replace("&#x27;", "'")
+    done = _add_with_parent(client, mine, {"id": parent, "queue": f"bull:{mine.name}"})
+    assert done.status_code == 302
+    assert r.scard(f"bull:{mine.name}:{parent}:dependencies") == 1
+
+
+@pytest.mark.django_db
+def test_duplicate_does_not_add_a_child_to_a_hidden_parent(
+        two_queues: tuple[Queue, Queue], django_user_model: Any, redis_url: str,
+        r: redis.Redis) -> None:
+    mine, hidden = two_queues
+    with FlowProducer(redis_url) as flows:
+        tree = flows.add({"name": "ship", "queue_name": hidden.name, "children": [
+            {"name": "pack", "queue_name": mine.name}]})
+    pack = tree.children[0].job
+    user = make_user(django_user_model, "add_jobs", groups=(_team(mine.name, True),))
+    response = client_for(user).post(f"{BASE}{mine.name}/jobs/{pack.id}/actions/duplicate/",
+                                     follow=True)
+    page = response.content.decode()
+    assert r.scard(f"bull:{hidden.name}:{tree.job.id}:dependencies") == 1
+    assert mine.get_job_counts("waiting")["waiting"] == 1  # pack only
+    assert "was not duplicated: its parent must name a job in a queue you may add" in page
+    assert not AuditEntry.objects.exists()
