@@ -16,6 +16,7 @@ from queuecore import Job
 from queuecore.search import SEARCH_STATES, SearchProgress, SearchQuery, make_query
 
 from . import presenters
+from .access import hide_unseen_rows
 
 MAX_RESULTS = 500  # rows a search shows; past that it stops and asks for a narrower search
 
@@ -42,8 +43,8 @@ def where(query: SearchQuery) -> str:
     return "all states" if query.states == SEARCH_STATES else query.states[0]
 
 
-def rows(jobs: list[tuple[Job, str]]) -> list[dict[str, Any]]:
-    return [presenters.summary(job, state) for job, state in jobs]
+def rows(jobs: list[tuple[Job, str]], user: Any) -> list[dict[str, Any]]:
+    return hide_unseen_rows(user, [presenters.summary(job, state) for job, state in jobs])
 
 
 def progress_text(progress: SearchProgress | None, query: SearchQuery,
@@ -77,8 +78,9 @@ def render_progress(text: str, running: bool, oob: bool = False) -> str:
                             {"text": text, "running": running, "oob": oob})
 
 
-def render_rows(queue_name: str, found: list[tuple[Job, str]], reset: bool = False) -> str:
+def render_rows(queue_name: str, found: list[tuple[Job, str]], user: Any,
+                reset: bool = False) -> str:
     """Rows appended to the results (or, with ``reset``, an emptied table body)."""
     return render_to_string("dashboard/partials/search_rows.html", {
-        "rows": rows(found), "queue": {"name": queue_name}, "reset": reset,
+        "rows": rows(found, user), "queue": {"name": queue_name}, "reset": reset,
         "state": "latest"})  # "latest": the row shows its state column

@@ -54,7 +54,7 @@ class SearchConsumer(LiveConsumer):
             await self.close()
             return
         query, name = self.query, self.queue.name
-        await self.send(text_data=search.render_rows(name, [], reset=True))
+        await self.send(text_data=search.render_rows(name, [], self.user, reset=True))
         job_search = JobSearch(self.queue, query, chunk=self.chunk, limit=search.MAX_RESULTS)
         pending: list[tuple[Job, str]] = []
         progress: SearchProgress | None = None
@@ -85,5 +85,6 @@ class SearchConsumer(LiveConsumer):
         await self.close()  # 1000: htmx does not reconnect
 
     async def _send_rows(self, name: str, found: list[tuple[Job, str]]) -> None:
-        html = await sync_to_async(search.render_rows, thread_sensitive=False)(name, found)
+        html = await sync_to_async(search.render_rows, thread_sensitive=False)(
+            name, found, self.user)
         await self.send(text_data=html)

@@ -26,6 +26,7 @@ from .access import (
     allowed_actions,
     gate,
     hide_unseen_flow,
+    hide_unseen_rows,
     may_operate,
     queue_rules,
     visible,
@@ -100,6 +101,7 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
     if job_id:
         return redirect("dashboard:job", name=name, job_id=job_id)
     context = queue_context(conf, queue, state, page, asc)
+    hide_unseen_rows(request.user, context["rows"])
     return render(request, "dashboard/queue.html", {
         **context, **charts_context(conf, queue), "can_operate": may_operate(request.user, name),
         "conf": conf, "clean_states": actions.CLEAN_STATES,

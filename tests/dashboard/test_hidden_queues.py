@@ -14,6 +14,7 @@ from django.test import Client
 
 from dashboard.models import AuditEntry
 from queuecore import FlowProducer, Queue
+from tests.dashboard.test_export import fetch
 from tests.dashboard.test_permissions import _team, client_for, make_user, two_queues
 
 __all__ = ["two_queues"]  # the fixture, imported for the tests below
@@ -96,4 +97,75 @@ def test_duplicate_does_not_add_a_child_to_a_hidden_parent(
     assert r.scard(f"bull:{hidden.name}:{tree.job.id}:dependencies") == 1
     assert mine.get_job_counts("waiting")["waiting"] == 1  # pack only
     assert "was not duplicated: its parent must name a job in a queue you may add" in page
+    assert hidden.name not in page
     assert not AuditEntry.objects.exists()
+
+
+# -- flows do not name hidden queues -----------------------------------------------
+
+
+def _socket_push(path: str, user: Any) -> str:
+    from asgiref.sync import async_to_sync
+
+    from tests.dashboard.test_permissions import _first_push
+
+    connected, _, message = async_to_sync(_first_push)(path, user)
+    assert connected, path
+    return message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parent_failed_by_a_hidden_child_does_not_name_its_queue(
+        two_queues: tuple[Queue, Queue], django_user_model: Any, redis_url: str,
+        run_worker: Any) -> None:
+    from queuecore import Worker
+    from tests.helpers import wait_for
+
+    mine, hidden = two_queues
+    with FlowProducer(redis_url) as flows:
+        tree = flows.add({"name": "ship", "queue_name": mine.name, "children": [
+            {"name": "charge", "queue_name": hidden.name,
+             "opts": {"fail_parent_on_failure": True, "attempts": 1}}]})
+
+    def decline(job: Any) -> None:
+        raise RuntimeError("declined")
+
+    run_worker(Worker(hidden.name, decline, connection=redis_url))
+    # the parent fails from its deferred failure when a worker of its own takes it
+    run_worker(Worker(mine.name, decline, connection=redis_url))
+    wait_for(lambda: mine.get_job(tree.job.id).get_state() == "failed", 10,
+             what="the parent to fail")
+    parent = mine.get_job(tree.job.id)
+    assert hidden.name in parent.failed_reason  # BullMQ names the child's key
+    user = make_user(django_user_model, groups=(_team(mine.name, False),))
+    client = client_for(user)
+    shown = {
+        "job page": client.get(f"{BASE}{mine.name}/jobs/{parent.id}/").content.decode(),
+        "failed list": client.get(f"{BASE}{mine.name}/?state=failed").content.decode(),
+        "failure groups": client.get(f"{BASE}{mine.name}/failures/").content.decode(),
+        "export": b"".join(fetch(client, f"{BASE}{mine.name}/export/?format=csv")[1]).decode(),
+        "job push": _socket_push(f"/ws/queues/{mine.name}/jobs/{parent.id}/", user),
+        "list push": _socket_push(f"/ws/queues/{mine.name}/?state=failed", user),
+    }
+    for where, text in shown.items():
+        assert hidden.name not in text, where
+    assert "child a job in a queue you cannot see failed" in shown["job page"]
+    assert "a job in a queue you cannot see" in shown["failed list"]
+    free = client_for(make_user(django_user_model))
+    assert hidden.name in free.get(f"{BASE}{mine.name}/jobs/{parent.id}/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_child_does_not_name_its_hidden_parent_in_its_options(
+        two_queues: tuple[Queue, Queue], django_user_model: Any, redis_url: str) -> None:
+    mine, hidden = two_queues
+    with FlowProducer(redis_url) as flows:
+        tree = flows.add({"name": "ship", "queue_name": hidden.name, "children": [
+            {"name": "pack", "queue_name": mine.name}]})
+    pack = tree.children[0].job
+    user = make_user(django_user_model, groups=(_team(mine.name, False),))
+    page = client_for(user).get(f"{BASE}{mine.name}/jobs/{pack.id}/").content.decode()
+    push = _socket_push(f"/ws/queues/{mine.name}/jobs/{pack.id}/", user)
+    for text in (page, push):
+        assert hidden.name not in text
+        assert "&quot;parent&quot;: &quot;a job in a queue you cannot see&quot;" in text
