@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from queuecore import Job, Queue
 from queuecore.errors import InvalidOptionError
-from queuecore.search import EVERY, JobSearch, SearchQuery, make_query
+from queuecore.search import EVERY, JobSearch, make_query
 
 from . import presenters, search
 from .access import gate, redactor
@@ -74,12 +74,11 @@ def encode_csv(records: list[dict[str, Any]], header: bool = False) -> str:
     return out.getvalue()
 
 
-async def stream(queue: Queue, query: SearchQuery, fmt: str,
+async def stream(queue: Queue, job_search: JobSearch, fmt: str,
                  formatter: Callable[..., Any] | None,
                  redact: Callable[[str], str] | None = None) -> AsyncIterator[str]:
     """The export, one piece per chunk read (an async iterator: under ASGI
     Django would read a sync one whole before sending it)."""
-    job_search = JobSearch(queue, query, chunk=CHUNK, budget=BUDGET, fields=())
     if fmt == "csv":
         yield encode_csv([], header=True)
     while not job_search.done:
@@ -111,7 +110,10 @@ def export(request: HttpRequest, name: str) -> HttpResponse:
     except InvalidOptionError as exc:
         return HttpResponseBadRequest(str(exc))
     content_type, ext = FORMATS[fmt]
-    response = StreamingHttpResponse(stream(queue, query, fmt, conf.formatter,
+    # whole jobs, matched on what the user is shown (as the search page)
+    job_search = search.job_search(queue, query, request.user, conf, fields=(), chunk=CHUNK,
+                                   budget=BUDGET)
+    response = StreamingHttpResponse(stream(queue, job_search, fmt, conf.formatter,
                                             redactor(request.user)),
                                      content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}-{label}.{ext}"'

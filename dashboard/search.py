@@ -6,17 +6,26 @@ searches at once and hands the others to the search socket
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from django.template.loader import render_to_string
 
-from queuecore import Job
-from queuecore.search import SEARCH_STATES, SearchProgress, SearchQuery, make_query
+from queuecore import Job, Queue
+from queuecore.queue import SUMMARY_FIELDS
+from queuecore.search import (
+    EVERY,
+    SEARCH_STATES,
+    JobSearch,
+    SearchProgress,
+    SearchQuery,
+    make_query,
+)
 
 from . import presenters
-from .access import hide_unseen_rows
+from .access import hide_unseen_rows, redactor
+from .conf import DashboardSettings
 
 MAX_RESULTS = 500  # rows a search shows; past that it stops and asks for a narrower search
 
@@ -27,6 +36,32 @@ def query_from(params: Mapping[str, str]) -> SearchQuery:
     state = params.get("state") or "all"
     return make_query(params.get("kind") or "name", params.get("q", ""),
                       None if state in ("all", "latest") else state)
+
+
+def job_search(queue: Queue, query: SearchQuery, user: Any, conf: DashboardSettings, *,
+               fields: Sequence[str] = SUMMARY_FIELDS, **options: Any) -> JobSearch:
+    """The search of ``query`` matching only what ``user`` is shown, so no
+    probing reads back what the page hides: with a FORMATTER, data is
+    matched as formatted (every job's data is read, in the same bounded
+    chunks, and matched here); a reason naming a hidden queue, as redacted."""
+    keep: Callable[[Job], bool] | None = None
+    formatter = conf.formatter
+    redact = redactor(user)
+    if query.kind == "data" and formatter is not None:
+        def keep(job: Job) -> bool:
+            try:
+                shown = formatter({"name": job.name, "data": job.data, "queue": queue.name})
+            except Exception:  # the project's own code: a job it cannot show matches nothing
+                return False
+            return isinstance(shown, dict) and query.matches_value(shown.get("data"))
+
+        wide = make_query(EVERY, states=query.states)
+        return JobSearch(queue, wide, fields=(*fields, "data") if fields else (), keep=keep,
+                         **options)
+    if query.kind == "reason" and redact is not None:
+        def keep(job: Job) -> bool:
+            return query.matches_value(redact(job.failed_reason or ""))
+    return JobSearch(queue, query, fields=fields, keep=keep, **options)
 
 
 def params_of(query: SearchQuery) -> dict[str, str]:

@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 
 from queuecore import Job
 from queuecore.errors import InvalidOptionError, QueueCoreError
-from queuecore.search import CHUNK, JobSearch, SearchProgress, SearchQuery
+from queuecore.search import CHUNK, SearchProgress, SearchQuery
 
 from . import search, views
 from .consumers import LiveConsumer
@@ -55,7 +55,8 @@ class SearchConsumer(LiveConsumer):
             return
         query, name = self.query, self.queue.name
         await self.send(text_data=search.render_rows(name, [], self.user, reset=True))
-        job_search = JobSearch(self.queue, query, chunk=self.chunk, limit=search.MAX_RESULTS)
+        job_search = search.job_search(self.queue, query, self.user, self.conf, chunk=self.chunk,
+                                       limit=search.MAX_RESULTS)
         pending: list[tuple[Job, str]] = []
         progress: SearchProgress | None = None
         last_rows = last_progress = 0.0
