@@ -175,7 +175,7 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
 HIDDEN_QUEUE = "a queue you cannot see"
 HIDDEN_JOB = "a job in a queue you cannot see"
 # whole runs of text a queue name could hold, so what is replaced is all of it
-_NAME, _ID = r"[^:\s\"'<>\\]+", r"[^\s\"'<>\\]*"
+_NAME, _ID = r"[^:\s\"'\\]+", r"[^\s\"'\\]*"
 
 
 @cache

@@ -151,6 +151,8 @@ def test_a_parent_failed_by_a_hidden_child_does_not_name_its_queue(
         assert hidden.name not in text, where
     assert "child a job in a queue you cannot see failed" in shown["job page"]
     assert "a job in a queue you cannot see" in shown["failed list"]
+    # the group's signature too, its numbers and hex ids normalised
+    assert "child a job in a queue you cannot see failed" in shown["failure groups"]
     free = client_for(make_user(django_user_model))
     assert hidden.name in free.get(f"{BASE}{mine.name}/jobs/{parent.id}/").content.decode()
 
@@ -169,3 +171,23 @@ def test_a_child_does_not_name_its_hidden_parent_in_its_options(
     for text in (page, push):
         assert hidden.name not in text
         assert "&quot;parent&quot;: &quot;a job in a queue you cannot see&quot;" in text
+
+
+@pytest.mark.django_db
+def test_the_redaction_replaces_whole_names_of_hidden_queues_only(
+        django_user_model: Any) -> None:
+    from dashboard.access import redactor
+
+    user = make_user(django_user_model, groups=(_team("orders*", False),))
+    redact = redactor(user)
+    assert redact is not None
+    assert redact("child bull:orders-eu:7 failed") == "child bull:orders-eu:7 failed"
+    assert redact("child bull:payments:7 failed") == (
+        "child a job in a queue you cannot see failed")
+    assert redact("bull:ordersX:7 and bull:payments-orders:1, bull:order:2") == (
+        "bull:ordersX:7 and a job in a queue you cannot see, a job in a queue you cannot see")
+    assert redact('{"queue": "bull:payments-eu", "id": "1"}') == (
+        '{"queue": "a queue you cannot see", "id": "1"}')
+    assert redact("bull:payments:repeat:abc:1700000000000 moved") == (
+        "a job in a queue you cannot see moved")
+    assert redactor(make_user(django_user_model)) is None  # not limited: nothing to hide
