@@ -174,8 +174,9 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
 
 HIDDEN_QUEUE = "a queue you cannot see"
 HIDDEN_JOB = "a job in a queue you cannot see"
-# whole runs of text a queue name could hold, so what is replaced is all of it
-_NAME, _ID = r"[^:\s\"'\\]+", r"[^\s\"'\\]*"
+# a queue's whole name (all it could hold but ":"), so none of it is left;
+# a job id up to a space, quote or the punctuation that would follow it in prose
+_NAME, _ID = r"[^:\s\"'\\]+", r"[^\s\"'\\,;)\]}]*"
 
 
 @cache
