@@ -174,16 +174,20 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
 
 HIDDEN_QUEUE = "a queue you cannot see"
 HIDDEN_JOB = "a job in a queue you cannot see"
-# a queue's whole name (all it could hold but ":"), so none of it is left;
-# a job id up to a space, quote or the punctuation that would follow it in prose
-_NAME, _ID = r"[^:\s\"'\\]+", r"[^\s\"'\\,;)\]}]*"
+# a job id runs up to a space, a quote or the punctuation that follows it in prose
+_ID = r"[^\s\"'\\,;)\]}]*"
 
 
 @cache
 def _key_pattern(prefix: str) -> re.Pattern[str]:
-    """``<prefix>:<queue>`` (a parent's queue) or ``<prefix>:<queue>:<id>``
-    (a job's key), as BullMQ writes them into reasons, traces and options."""
-    return re.compile(f"{re.escape(prefix)}:({_NAME})(:{_ID})?")
+    """A queue's name after ``<prefix>:``, whole, so none of it is left: in a
+    job's key (``<prefix>:<queue>:<id>``, as BullMQ writes it into reasons
+    and traces) all up to the ":" before the id, spaces included; quoted (a
+    parent's queue in JSON) all up to the quote; else up to a space."""
+    p = re.escape(prefix)
+    name = rf"(?:(?!{p}:)[^:\"'\\\r\n])+"
+    quoted = rf"(?:(?!{p}:)[^:\"'\r\n])+"
+    return re.compile(rf"{p}:(?:({name}):({_ID})|({quoted})(?=[\"'])|([^:\s\"'\\]+))")
 
 
 def redactor(user: Any) -> Callable[[str], str] | None:
@@ -198,9 +202,11 @@ def redactor(user: Any) -> Callable[[str], str] | None:
     pattern = _key_pattern(prefix)
 
     def replace(found: re.Match[str]) -> str:
-        if any(fnmatchcase(found.group(1), p) for p, _ in rules):
+        key, _, quoted, bare = found.groups()
+        name = key if key is not None else quoted if quoted is not None else bare
+        if any(fnmatchcase(name, p) for p, _ in rules):
             return found.group(0)
-        return HIDDEN_JOB if found.group(2) else HIDDEN_QUEUE
+        return HIDDEN_JOB if key is not None else HIDDEN_QUEUE
 
     def redact(text: str) -> str:
         if not isinstance(text, str) or prefix + ":" not in text:

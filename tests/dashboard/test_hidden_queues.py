@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import re
+from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
 import redis
 from django.test import Client
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from dashboard.models import AuditEntry
 from queuecore import FlowProducer, Queue
@@ -191,3 +194,38 @@ def test_the_redaction_replaces_whole_names_of_hidden_queues_only(
     assert redact("bull:payments:repeat:abc:1700000000000 moved") == (
         "a job in a queue you cannot see moved")
     assert redactor(make_user(django_user_model)) is None  # not limited: nothing to hide
+
+
+_names = st.text(st.characters(blacklist_characters=":\"'\\\r\n",
+                               blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+_ids = st.text("abcXYZ0189-_:", min_size=1, max_size=10)
+
+
+@pytest.fixture
+def orders_only(db: None, django_user_model: Any) -> Any:
+    """The redaction for a user who sees the queues orders*."""
+    from dashboard.access import redactor
+
+    redact = redactor(make_user(django_user_model, groups=(_team("orders*", False),)))
+    assert redact is not None
+    return redact
+
+
+@settings(max_examples=200)
+@given(name=_names, job_id=_ids)
+def test_no_part_of_a_hidden_name_is_left_in_what_bullmq_writes(
+        orders_only: Any, name: str, job_id: str) -> None:
+    from dashboard.access import HIDDEN_JOB, HIDDEN_QUEUE
+
+    assume(not fnmatchcase(name, "orders*"))
+    redact = orders_only
+    key = f"bull:{name}:{job_id}"
+    assert redact(f"child {key} failed") == f"child {HIDDEN_JOB} failed"
+    assert redact(f"UnrecoverableError: child {key} failed\n    at f (x.js:1:2)") == (
+        f"UnrecoverableError: child {HIDDEN_JOB} failed\n    at f (x.js:1:2)")
+    opts = json.dumps({"parent": {"id": job_id, "queue": f"bull:{name}"}}, indent=2,
+                      ensure_ascii=False)
+    assert redact(opts) == json.dumps({"parent": {"id": job_id, "queue": HIDDEN_QUEUE}},
+                                      indent=2)
+    visible = f"child bull:orders{name}:{job_id} failed"  # a queue the user sees stays
+    assert redact(visible) == visible
