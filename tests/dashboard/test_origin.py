@@ -13,6 +13,8 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission
 from django.test import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.asgi import application
 from queuecore import Queue
@@ -119,3 +121,39 @@ def test_sockets_open_only_from_the_pages_own_origin(
         assert 'id="job-list"' in pushed
     else:
         assert pushed == ""
+
+
+_hosts = st.sampled_from(["localhost", "dash.example", "127.0.0.1", "[::1]", "evil.example"])
+_ports = st.none() | st.sampled_from([80, 443, 8000, 8443, 9999])
+_schemes = st.sampled_from(["http", "https"])
+
+
+def _netloc(host: str, port: int | None) -> str:
+    return host if port is None else f"{host}:{port}"
+
+
+def _normal(scheme: str, host: str, port: int | None) -> tuple[str, str, int]:
+    return scheme, host.strip("[]"), port or {"http": 80, "https": 443}[scheme]
+
+
+@settings(max_examples=300)
+@given(page_scheme=_schemes, page_host=_hosts, page_port=_ports, origin_scheme=_schemes,
+       origin_host=_hosts, origin_port=_ports, via_proxy=st.booleans())
+def test_an_origin_is_accepted_exactly_when_it_is_the_pages(
+        settings: Any, page_scheme: str, page_host: str, page_port: int | None,
+        origin_scheme: str, origin_host: str, origin_port: int | None,
+        via_proxy: bool) -> None:
+    from dashboard.origin import origin_allowed
+
+    settings.ALLOWED_HOSTS = ["localhost", "dash.example", "127.0.0.1", "[::1]"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    headers = [(b"host", _netloc(page_host, page_port).encode()),
+               (b"origin", f"{origin_scheme}://{_netloc(origin_host, origin_port)}".encode())]
+    scope: dict[str, Any] = {"type": "websocket", "headers": headers}
+    if via_proxy:  # a TLS-terminating proxy says the scheme
+        headers.append((b"x-forwarded-proto", page_scheme.encode()))
+    else:  # an ASGI server that puts it in the scope
+        scope["scheme"] = {"http": "ws", "https": "wss"}[page_scheme]
+    same = (_normal(origin_scheme, origin_host, origin_port)
+            == _normal(page_scheme, page_host, page_port))
+    assert origin_allowed(scope) is (same and page_host != "evil.example")
