@@ -44,24 +44,27 @@ def job_search(queue: Queue, query: SearchQuery, user: Any, conf: DashboardSetti
     probing reads back what the page hides: with a FORMATTER, data is
     matched as formatted (every job's data is read, in the same bounded
     chunks, and matched here); a reason naming a hidden queue, as redacted."""
-    keep: Callable[[Job], bool] | None = None
-    formatter = conf.formatter
+    if query.kind == "data" and conf.formatter is not None:
+        every = make_query(EVERY, states=query.states)
+        return JobSearch(queue, every, fields=(*fields, "data") if fields else (),
+                         keep=_formatted_match(query, conf.formatter, queue.name), **options)
     redact = redactor(user)
-    if query.kind == "data" and formatter is not None:
-        def keep(job: Job) -> bool:
-            try:
-                shown = formatter({"name": job.name, "data": job.data, "queue": queue.name})
-            except Exception:  # the project's own code: a job it cannot show matches nothing
-                return False
-            return isinstance(shown, dict) and query.matches_value(shown.get("data"))
-
-        wide = make_query(EVERY, states=query.states)
-        return JobSearch(queue, wide, fields=(*fields, "data") if fields else (), keep=keep,
-                         **options)
     if query.kind == "reason" and redact is not None:
-        def keep(job: Job) -> bool:
-            return query.matches_value(redact(job.failed_reason or ""))
-    return JobSearch(queue, query, fields=fields, keep=keep, **options)
+        return JobSearch(queue, query, fields=fields, **options,
+                         keep=lambda job: query.matches_value(redact(job.failed_reason or "")))
+    return JobSearch(queue, query, fields=fields, **options)
+
+
+def _formatted_match(query: SearchQuery, formatter: Callable[..., Any],
+                     queue_name: str) -> Callable[[Job], bool]:
+    def matches(job: Job) -> bool:
+        try:
+            shown = formatter({"name": job.name, "data": job.data, "queue": queue_name})
+        except Exception:  # the project's own code: a job it cannot show matches nothing
+            return False
+        return isinstance(shown, dict) and query.matches_value(shown.get("data"))
+
+    return matches
 
 
 def params_of(query: SearchQuery) -> dict[str, str]:
