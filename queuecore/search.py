@@ -98,7 +98,7 @@ def _compact(value: Any) -> str:
     """JSON as queuecore and Node store it (no spaces, characters unescaped)."""
     try:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    except ValueError:  # a formatter's value JSON cannot hold (a cycle, NaN...)
+    except (TypeError, ValueError):  # what JSON cannot hold (a cycle, a tuple key...)
         return ""
 
 
@@ -110,6 +110,8 @@ def _as_text_equal(node: Any, value: str) -> bool:
     if node is None:
         return value == "null"
     if isinstance(node, int | float):
+        if "_" in value:  # Python's float() reads "1_000", Lua's tonumber() does not
+            return False
         try:
             number = float(value)
         except ValueError:
