@@ -242,6 +242,9 @@ def failure_group_action(request: HttpRequest, name: str, key: str, action: str
     except ActionError as exc:
         messages.error(request, str(exc))
         return redirect(target)
+    redact = redactor(request.user)
+    if redact is not None:  # the user's own report, and what the audit log keeps
+        group.reason = redact(group.reason)
     message = report(action, group, result)
     audit(request, action, name, result.done, message)
     (messages.success if result.done else messages.warning)(request, message)

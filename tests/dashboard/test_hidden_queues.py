@@ -16,9 +16,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dashboard.models import AuditEntry
-from queuecore import FlowProducer, Queue
+from queuecore import FlowProducer, Queue, Worker
 from tests.dashboard.test_export import fetch
 from tests.dashboard.test_permissions import _team, client_for, make_user, two_queues
+from tests.helpers import wait_for
 
 __all__ = ["two_queues"]  # the fixture, imported for the tests below
 
@@ -117,14 +118,9 @@ def _socket_push(path: str, user: Any) -> str:
     return message
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_parent_failed_by_a_hidden_child_does_not_name_its_queue(
-        two_queues: tuple[Queue, Queue], django_user_model: Any, redis_url: str,
-        run_worker: Any) -> None:
-    from queuecore import Worker
-    from tests.helpers import wait_for
-
-    mine, hidden = two_queues
+def fail_by_hidden_child(mine: Queue, hidden: Queue, redis_url: str, run_worker: Any) -> str:
+    """A flow whose parent (in ``mine``) fails because its child in
+    ``hidden`` failed with fail_parent_on_failure; the parent's id."""
     with FlowProducer(redis_url) as flows:
         tree = flows.add({"name": "ship", "queue_name": mine.name, "children": [
             {"name": "charge", "queue_name": hidden.name,
@@ -138,8 +134,16 @@ def test_a_parent_failed_by_a_hidden_child_does_not_name_its_queue(
     run_worker(Worker(mine.name, decline, connection=redis_url))
     wait_for(lambda: mine.get_job(tree.job.id).get_state() == "failed", 10,
              what="the parent to fail")
-    parent = mine.get_job(tree.job.id)
-    assert hidden.name in parent.failed_reason  # BullMQ names the child's key
+    assert hidden.name in mine.get_job(tree.job.id).failed_reason  # BullMQ names the key
+    return tree.job.id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parent_failed_by_a_hidden_child_does_not_name_its_queue(
+        two_queues: tuple[Queue, Queue], django_user_model: Any, redis_url: str,
+        run_worker: Any) -> None:
+    mine, hidden = two_queues
+    parent = mine.get_job(fail_by_hidden_child(mine, hidden, redis_url, run_worker))
     user = make_user(django_user_model, groups=(_team(mine.name, False),))
     client = client_for(user)
     shown = {
@@ -229,3 +233,28 @@ def test_no_part_of_a_hidden_name_is_left_in_what_bullmq_writes(
                                       indent=2)
     visible = f"child bull:orders{name}:{job_id} failed"  # a queue the user sees stays
     assert redact(visible) == visible
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failure_group_reports_and_the_activity_log_do_not_name_hidden_queues(
+        two_queues: tuple[Queue, Queue], django_user_model: Any, redis_url: str,
+        run_worker: Any) -> None:
+    from dashboard.failures import group_failures
+
+    mine, hidden = two_queues
+    fail_by_hidden_child(mine, hidden, redis_url, run_worker)
+    key = group_failures(mine).groups[0].key
+    free = client_for(make_user(django_user_model, "operate_queues"))
+    free.post(f"{BASE}{mine.name}/failures/{key}/actions/retry-group/")  # audited, naming it
+    named = "bull:secret-"  # the signature normalises the name's hex tail, not its head
+    assert named in AuditEntry.objects.get().detail
+    user = make_user(django_user_model, "operate_queues", groups=(_team(mine.name, True),))
+    client = client_for(user)
+    activity = client.get(f"{BASE}-/activity/").content.decode()
+    assert "retry-group" in activity and named not in activity
+    assert "a job in a queue you cannot see" in activity
+    fail_by_hidden_child(mine, hidden, redis_url, run_worker)  # the same cause again
+    done = client.post(f"{BASE}{mine.name}/failures/{key}/actions/retry-group/", follow=True)
+    assert "Retried 1 failed job(s) of the group" in done.content.decode()
+    assert named not in done.content.decode()
+    assert named not in AuditEntry.objects.latest("pk").detail

@@ -14,13 +14,13 @@ from django.test import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queuecore import FlowProducer, Queue, Worker
+from queuecore import Queue
 from queuecore.search import make_query, search_jobs
 from tests.dashboard.test_consumers import connect
 from tests.dashboard.test_export import fetch, mask_card
+from tests.dashboard.test_hidden_queues import fail_by_hidden_child
 from tests.dashboard.test_permissions import _team, client_for, make_user, two_queues
 from tests.dashboard.test_search import read_all
-from tests.helpers import wait_for
 
 __all__ = ["mask_card", "two_queues"]  # the formatter (by dotted path) and a fixture
 
@@ -95,20 +95,8 @@ def test_a_hidden_queue_name_in_a_reason_cannot_be_probed(
         two_queues: tuple[Queue, Queue], redis_url: str, run_worker: Any,
         django_user_model: Any) -> None:
     mine, hidden = two_queues
-    with FlowProducer(redis_url) as flows:
-        tree = flows.add({"name": "ship", "queue_name": mine.name, "children": [
-            {"name": "charge", "queue_name": hidden.name,
-             "opts": {"fail_parent_on_failure": True, "attempts": 1}}]})
-
-    def decline(job: Any) -> None:
-        raise RuntimeError("declined")
-
-    run_worker(Worker(hidden.name, decline, connection=redis_url))
-    run_worker(Worker(mine.name, decline, connection=redis_url))
-    wait_for(lambda: mine.get_job(tree.job.id).get_state() == "failed", 10,
-             what="the parent to fail")
+    parent = fail_by_hidden_child(mine, hidden, redis_url, run_worker)
     client = client_for(make_user(django_user_model, groups=(_team(mine.name, False),)))
-    parent = tree.job.id
     read = _probe(lambda text: parent in _exported(client, mine, "reason", text),
                   "child bull:", string.ascii_lowercase + string.digits + "-", 8)
     assert read == ""
