@@ -112,8 +112,9 @@ async def run_export(queue: Queue) -> dict[str, Any]:
     t0 = time.perf_counter()
     first = None
     size = lines = 0
-    async for piece in export.stream(queue, make_query("every", states="completed"),
-                                     "jsonl", None):
+    every = JobSearch(queue, make_query("every", states="completed"), chunk=export.CHUNK,
+                      budget=export.BUDGET, fields=())  # as the export view builds it
+    async for piece in export.stream(queue, every, "jsonl", None):
         if first is None:
             first = time.perf_counter() - t0
         size += len(piece)

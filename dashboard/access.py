@@ -15,9 +15,11 @@ Who may do what, where:
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
@@ -120,6 +122,24 @@ def may_operate(user: Any, name: str | None = None) -> bool:
     return any(may_act(user, kind, name) for kind in ACTION_KINDS)
 
 
+# one answer for every parent refused, so it tells no hidden queue or job apart
+PARENT_REFUSED = "parent must name a job in a queue you may add jobs to"
+
+
+def parent_queue(user: Any, qualified: Any) -> str | None:
+    """The queue a ``parent`` option names (``'<prefix>:<queue>'``) if the
+    user may add jobs there (a child changes its parent's dependencies);
+    None for a queue hidden from them, not shown here, under another prefix,
+    or that does not exist alike."""
+    if not isinstance(qualified, str):
+        return None
+    conf = dashboard_settings()
+    prefix, _, name = qualified.rpartition(":")
+    if prefix != conf.prefix or not name or (conf.queues is not None and name not in conf.queues):
+        return None
+    return name if may_see_queue(user, name) and may_act(user, "add", name) else None
+
+
 def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
                                             Callable[..., HttpResponse]]:
     """Anonymous users go to the login page; others need staff status and
@@ -152,9 +172,77 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
     return decorator
 
 
+HIDDEN_QUEUE = "a queue you cannot see"
+HIDDEN_JOB = "a job in a queue you cannot see"
+# a job id runs up to a space, a quote or the punctuation that follows it in prose
+_ID = r"[^\s\"'\\,;)\]}]*"
+
+
+@cache
+def _key_pattern(prefix: str) -> re.Pattern[str]:
+    """A queue's name after ``<prefix>:``, whole, so none of it is left: in a
+    job's key (``<prefix>:<queue>:<id>``, as BullMQ writes it into reasons
+    and traces) all up to the ":" before the id, spaces included; quoted (a
+    parent's queue in JSON) all up to the quote; else up to a space."""
+    p = re.escape(prefix)
+    name = rf"(?:(?!{p}:)[^:\"'\\\r\n])+"
+    quoted = rf"(?:(?!{p}:)[^:\"'\r\n])+"
+    return re.compile(rf"{p}:(?:({name}):({_ID})|({quoted})(?=[\"'])|([^:\s\"'\\]+))")
+
+
+def redactor(user: Any) -> Callable[[str], str] | None:
+    """A function that replaces, in a text, every key or qualified name of a
+    queue the user may not see with a neutral marker; None when the user sees
+    every queue. The one redaction of flows' text (pages, lists, failure
+    groups, exports, pushes)."""
+    rules = queue_rules(user)
+    if rules is None:
+        return None
+    prefix = dashboard_settings().prefix
+    pattern = _key_pattern(prefix)
+
+    def replace(found: re.Match[str]) -> str:
+        key, _, quoted, bare = found.groups()
+        name = key if key is not None else quoted if quoted is not None else bare
+        if any(fnmatchcase(name, p) for p, _ in rules):
+            return found.group(0)
+        return HIDDEN_JOB if key is not None else HIDDEN_QUEUE
+
+    def redact(text: str) -> str:
+        if not isinstance(text, str) or prefix + ":" not in text:
+            return text
+        return pattern.sub(replace, text)
+
+    return redact
+
+
+def hide_unseen_rows(user: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Job rows (lists, search results) without hidden queues in their reasons."""
+    redact = redactor(user)
+    if redact is not None:
+        for row in rows:
+            row["failed_reason"] = redact(row.get("failed_reason") or "")
+    return rows
+
+
+def _hide_parent_option(opts_text: str, redact: Callable[[str], str]) -> str:
+    """The Options box without the id and queue of a hidden parent."""
+    try:
+        opts = json.loads(opts_text)
+    except ValueError:  # cut: leave it to the text redaction
+        return opts_text
+    parent = opts.get("parent") if isinstance(opts, dict) else None
+    if isinstance(parent, dict) and redact(str(parent.get("queue"))) != parent.get("queue"):
+        opts["parent"] = HIDDEN_JOB
+        return json.dumps(opts, indent=2, ensure_ascii=False, default=str)
+    return opts_text
+
+
 def hide_unseen_flow(user: Any, context: dict[str, Any]) -> dict[str, Any]:
     """A job page's flow without the names of queues the user may not see:
-    such a parent or child shows as a job elsewhere, with no key, id or subtree."""
+    such a parent or child shows as a job elsewhere, with no key, id or
+    subtree, and reasons, traces and options that name one say "a job in a
+    queue you cannot see" instead."""
 
     def prune(nodes: list[Any]) -> None:
         for node in nodes:
@@ -163,11 +251,20 @@ def hide_unseen_flow(user: Any, context: dict[str, Any]) -> dict[str, Any]:
                 node.children, node.more = [], 0
             prune(node.children)
 
-    if queue_rules(user) is None:
+    redact = redactor(user)
+    if redact is None:
         return context
     prune(context.get("children", []))
     prune(context.get("ancestors", []))
-    job = context.get("job", {})
+    job = dict(context.get("job", {}))
     if job.get("parent_queue") and not may_see_queue(user, job["parent_queue"]):
-        context["job"] = {**job, "parent_id": None, "parent_queue": None}
+        job.update(parent_id=None, parent_queue=None)
+    if job.get("opts_text"):
+        job["opts_text"] = redact(_hide_parent_option(job["opts_text"], redact))
+    for field in ("failed_reason", "failed_reason_full", "parent_key", "deferred_failure"):
+        if isinstance(job.get(field), str):
+            job[field] = redact(job[field])
+    if isinstance(job.get("stacktrace"), list):
+        job["stacktrace"] = [redact(t) if isinstance(t, str) else t for t in job["stacktrace"]]
+    context["job"] = job
     return context

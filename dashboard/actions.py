@@ -12,6 +12,7 @@ from queuecore import Job, Queue
 from queuecore.discovery import forget_discovered
 from queuecore.errors import InvalidOptionError, JobNotInStateError, SerializationError
 
+from .access import PARENT_REFUSED, parent_queue
 from .models import AuditEntry
 
 CLEAN_STATES = ("completed", "failed", "delayed", "wait", "prioritized")
@@ -113,6 +114,10 @@ def run_job_action(request: HttpRequest, queue: Queue, job: Job,
     elif action == "duplicate":
         opts = {k: v for k, v in job.opts.items() if k not in ("job_id", "timestamp", "repeat",
                                                                 "prevMillis", "repeatJobKey")}
+        parent = opts.get("parent")
+        if isinstance(parent, dict) and parent_queue(request.user, parent.get("queue")) is None:
+            # the copy would be one more child of a job the user may not add to
+            raise ActionError(f"job {job.id} was not duplicated: its {PARENT_REFUSED}")
         try:
             copy = queue.add(job.name, job.data, **opts)
         except InvalidOptionError:  # options written by another client: copy without them

@@ -13,11 +13,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from queuecore import Queue
-from queuecore.errors import InvalidOptionError, SerializationError
+from queuecore.errors import QueueCoreError
 
-from .access import gate
+from .access import PARENT_REFUSED, gate, parent_queue
 from .actions import ActionError, audit
 from .conf import dashboard_settings
+from .queues import get_queue
 from .views import _queue_or_404
 
 SIMPLE_FIELDS = ("delay", "priority", "attempts")  # whole numbers; job_id is text
@@ -65,15 +66,31 @@ def parse(form: dict[str, str]) -> tuple[str, Any, dict[str, Any]]:
     return name, data, options
 
 
-def add(queue: Queue, name: str, data: Any, options: dict[str, Any]) -> str:
+def check_parent(user: Any, parent: Any) -> None:
+    """A ``parent`` must be a job the user may add children to, refused
+    before queuecore is asked, so a hidden queue answers as a missing one."""
+    if not isinstance(parent, dict):
+        return  # not a job's name at all: queuecore says what a parent looks like
+    target = parent_queue(user, parent.get("queue"))
+    if target is None:
+        raise ActionError(PARENT_REFUSED)
+    parent_id = parent.get("id")
+    if isinstance(parent_id, str) and get_queue(dashboard_settings(), target).get_job(
+            parent_id) is None:
+        raise ActionError(f"parent: no job {parent_id!r} in queue {target!r}")
+
+
+def add(queue: Queue, name: str, data: Any, options: dict[str, Any], user: Any) -> str:
     """Adds the job; returns its id. queuecore validates before writing anything."""
+    if "parent" in options:
+        check_parent(user, options["parent"])
     job_id = options.get("job_id")
     if isinstance(job_id, str) and queue.get_job(job_id) is not None:
         # BullMQ would quietly keep the existing job: say so instead
         raise ActionError(f"a job with id {job_id!r} already exists in {queue.name}")
     try:
         return queue.add(name, data, **options).id
-    except (InvalidOptionError, SerializationError) as exc:
+    except QueueCoreError as exc:  # bad options, data, or a parent gone meanwhile
         raise ActionError(str(exc)) from None
 
 
@@ -87,7 +104,7 @@ def add_job(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST":
         try:
             job_name, data, options = parse(form)
-            job_id = add(queue, job_name, data, options)
+            job_id = add(queue, job_name, data, options, request.user)
         except ActionError as exc:
             error = str(exc)
         else:

@@ -22,6 +22,7 @@ from . import views
 from .access import (
     allowed_actions,
     hide_unseen_flow,
+    hide_unseen_rows,
     may_see_queue,
     may_view,
     queue_rules,
@@ -147,6 +148,7 @@ class QueueConsumer(LiveConsumer):
         context: dict[str, Any] = {
             **views.queue_context(self.conf, self.queue, self.state, self.page, self.asc),
             "oob": True, "can": self.can}
+        hide_unseen_rows(self.user, context["rows"])
         html = (render_to_string("dashboard/partials/tabs.html", context)
                 + render_to_string("dashboard/partials/job_list.html", context))
         now = time.monotonic()

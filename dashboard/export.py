@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET
 
 from queuecore import Job, Queue
 from queuecore.errors import InvalidOptionError
-from queuecore.search import EVERY, JobSearch, SearchQuery, make_query
+from queuecore.search import EVERY, JobSearch, make_query
 
 from . import presenters, search
-from .access import gate
+from .access import gate, redactor
 from .conf import dashboard_settings
 from .views import _queue_or_404
 
@@ -37,14 +37,17 @@ def _iso(ms: int | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def record(job: Job, state: str, queue: str, formatter: Callable[..., Any] | None
-           ) -> dict[str, Any]:
+def record(job: Job, state: str, queue: str, formatter: Callable[..., Any] | None,
+           redact: Callable[[str], str] | None = None) -> dict[str, Any]:
     data = job.data
     if formatter is not None:
         data = formatter({"name": job.name, "data": data, "queue": queue})["data"]
+    reason = job.failed_reason
+    if redact is not None and reason:  # "child <key> failed" may name a hidden queue
+        reason = redact(reason)
     return {"id": job.id, "name": job.name, "state": state, "added": _iso(job.timestamp),
             "started": _iso(job.processed_on), "finished": _iso(job.finished_on),
-            "attempts_made": job.attempts_made, "failed_reason": job.failed_reason,
+            "attempts_made": job.attempts_made, "failed_reason": reason,
             "progress": job.progress, "data": data, "returnvalue": job.returnvalue}
 
 
@@ -67,20 +70,21 @@ def encode_csv(records: list[dict[str, Any]], header: bool = False) -> str:
     if header:
         writer.writerow(COLUMNS)
     for r in records:
-        writer.writerow([r["id"], *(_cell(r[c]) for c in COLUMNS[1:])])
+        writer.writerow([_cell(r[c]) for c in COLUMNS])  # ids too: other clients choose them
     return out.getvalue()
 
 
-async def stream(queue: Queue, query: SearchQuery, fmt: str,
-                 formatter: Callable[..., Any] | None) -> AsyncIterator[str]:
+async def stream(queue: Queue, job_search: JobSearch, fmt: str,
+                 formatter: Callable[..., Any] | None,
+                 redact: Callable[[str], str] | None = None) -> AsyncIterator[str]:
     """The export, one piece per chunk read (an async iterator: under ASGI
     Django would read a sync one whole before sending it)."""
-    job_search = JobSearch(queue, query, chunk=CHUNK, budget=BUDGET, fields=())
     if fmt == "csv":
         yield encode_csv([], header=True)
     while not job_search.done:
         progress = await queue.connection.arun(job_search.step())
-        records = [record(job, state, queue.name, formatter) for job, state in progress.jobs]
+        records = [record(job, state, queue.name, formatter, redact)
+                   for job, state in progress.jobs]
         if records:
             yield encode_jsonl(records) if fmt == "jsonl" else encode_csv(records)
 
@@ -106,7 +110,11 @@ def export(request: HttpRequest, name: str) -> HttpResponse:
     except InvalidOptionError as exc:
         return HttpResponseBadRequest(str(exc))
     content_type, ext = FORMATS[fmt]
-    response = StreamingHttpResponse(stream(queue, query, fmt, conf.formatter),
+    # whole jobs, matched on what the user is shown (as the search page)
+    job_search = search.job_search(queue, query, request.user, conf, fields=(), chunk=CHUNK,
+                                   budget=BUDGET)
+    response = StreamingHttpResponse(stream(queue, job_search, fmt, conf.formatter,
+                                            redactor(request.user)),
                                      content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}-{label}.{ext}"'
     return response

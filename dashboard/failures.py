@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from queuecore import Job, Queue, scripts
 from queuecore.errors import QueueCoreError
 
-from .access import OPERATE, allowed_actions, gate
+from .access import OPERATE, allowed_actions, gate, redactor
 from .actions import ActionError, audit
 from .conf import dashboard_settings
 from .presenters import when
@@ -215,8 +215,14 @@ def report(action: str, group: FailureGroup, result: GroupResult) -> str:
 def failure_groups(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
+    grouping = group_failures(queue)
+    redact = redactor(request.user)
+    if redact is not None:  # "child <key> failed" names a child's queue
+        for g in grouping.groups:
+            g.reason, g.sample_reason = redact(g.reason), redact(g.sample_reason)
+            g.frame, g.sample_frame = redact(g.frame), redact(g.sample_frame)
     return render(request, "dashboard/partials/failure_groups.html", {
-        "grouping": group_failures(queue), "queue_name": name,
+        "grouping": grouping, "queue_name": name,
         "can": allowed_actions(request.user, name), "scan_limit": SCAN_LIMIT,
         "next": request.GET.get("next", "")})
 
@@ -236,6 +242,9 @@ def failure_group_action(request: HttpRequest, name: str, key: str, action: str
     except ActionError as exc:
         messages.error(request, str(exc))
         return redirect(target)
+    redact = redactor(request.user)
+    if redact is not None:  # the user's own report, and what the audit log keeps
+        group.reason = redact(group.reason)
     message = report(action, group, result)
     audit(request, action, name, result.done, message)
     (messages.success if result.done else messages.warning)(request, message)

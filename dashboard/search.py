@@ -6,16 +6,26 @@ searches at once and hands the others to the search socket
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from django.template.loader import render_to_string
 
-from queuecore import Job
-from queuecore.search import SEARCH_STATES, SearchProgress, SearchQuery, make_query
+from queuecore import Job, Queue
+from queuecore.queue import SUMMARY_FIELDS
+from queuecore.search import (
+    EVERY,
+    SEARCH_STATES,
+    JobSearch,
+    SearchProgress,
+    SearchQuery,
+    make_query,
+)
 
 from . import presenters
+from .access import hide_unseen_rows, redactor
+from .conf import DashboardSettings
 
 MAX_RESULTS = 500  # rows a search shows; past that it stops and asks for a narrower search
 
@@ -26,6 +36,35 @@ def query_from(params: Mapping[str, str]) -> SearchQuery:
     state = params.get("state") or "all"
     return make_query(params.get("kind") or "name", params.get("q", ""),
                       None if state in ("all", "latest") else state)
+
+
+def job_search(queue: Queue, query: SearchQuery, user: Any, conf: DashboardSettings, *,
+               fields: Sequence[str] = SUMMARY_FIELDS, **options: Any) -> JobSearch:
+    """The search of ``query`` matching only what ``user`` is shown, so no
+    probing reads back what the page hides: with a FORMATTER, data is
+    matched as formatted (every job's data is read, in the same bounded
+    chunks, and matched here); a reason naming a hidden queue, as redacted."""
+    if query.kind == "data" and conf.formatter is not None:
+        every = make_query(EVERY, states=query.states)
+        return JobSearch(queue, every, fields=(*fields, "data") if fields else (),
+                         keep=_formatted_match(query, conf.formatter, queue.name), **options)
+    redact = redactor(user)
+    if query.kind == "reason" and redact is not None:
+        return JobSearch(queue, query, fields=fields, **options,
+                         keep=lambda job: query.matches_value(redact(job.failed_reason or "")))
+    return JobSearch(queue, query, fields=fields, **options)
+
+
+def _formatted_match(query: SearchQuery, formatter: Callable[..., Any],
+                     queue_name: str) -> Callable[[Job], bool]:
+    def matches(job: Job) -> bool:
+        try:
+            shown = formatter({"name": job.name, "data": job.data, "queue": queue_name})
+        except Exception:  # the project's own code: a job it cannot show matches nothing
+            return False
+        return isinstance(shown, dict) and query.matches_value(shown.get("data"))
+
+    return matches
 
 
 def params_of(query: SearchQuery) -> dict[str, str]:
@@ -42,8 +81,8 @@ def where(query: SearchQuery) -> str:
     return "all states" if query.states == SEARCH_STATES else query.states[0]
 
 
-def rows(jobs: list[tuple[Job, str]]) -> list[dict[str, Any]]:
-    return [presenters.summary(job, state) for job, state in jobs]
+def rows(jobs: list[tuple[Job, str]], user: Any) -> list[dict[str, Any]]:
+    return hide_unseen_rows(user, [presenters.summary(job, state) for job, state in jobs])
 
 
 def progress_text(progress: SearchProgress | None, query: SearchQuery,
@@ -77,8 +116,9 @@ def render_progress(text: str, running: bool, oob: bool = False) -> str:
                             {"text": text, "running": running, "oob": oob})
 
 
-def render_rows(queue_name: str, found: list[tuple[Job, str]], reset: bool = False) -> str:
+def render_rows(queue_name: str, found: list[tuple[Job, str]], user: Any,
+                reset: bool = False) -> str:
     """Rows appended to the results (or, with ``reset``, an emptied table body)."""
     return render_to_string("dashboard/partials/search_rows.html", {
-        "rows": rows(found), "queue": {"name": queue_name}, "reset": reset,
+        "rows": rows(found, user), "queue": {"name": queue_name}, "reset": reset,
         "state": "latest"})  # "latest": the row shows its state column

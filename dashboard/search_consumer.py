@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 
 from queuecore import Job
 from queuecore.errors import InvalidOptionError, QueueCoreError
-from queuecore.search import CHUNK, JobSearch, SearchProgress, SearchQuery
+from queuecore.search import CHUNK, SearchProgress, SearchQuery
 
 from . import search, views
 from .consumers import LiveConsumer
@@ -54,8 +54,9 @@ class SearchConsumer(LiveConsumer):
             await self.close()
             return
         query, name = self.query, self.queue.name
-        await self.send(text_data=search.render_rows(name, [], reset=True))
-        job_search = JobSearch(self.queue, query, chunk=self.chunk, limit=search.MAX_RESULTS)
+        await self.send(text_data=search.render_rows(name, [], self.user, reset=True))
+        job_search = search.job_search(self.queue, query, self.user, self.conf, chunk=self.chunk,
+                                       limit=search.MAX_RESULTS)
         pending: list[tuple[Job, str]] = []
         progress: SearchProgress | None = None
         last_rows = last_progress = 0.0
@@ -85,5 +86,6 @@ class SearchConsumer(LiveConsumer):
         await self.close()  # 1000: htmx does not reconnect
 
     async def _send_rows(self, name: str, found: list[tuple[Job, str]]) -> None:
-        html = await sync_to_async(search.render_rows, thread_sensitive=False)(name, found)
+        html = await sync_to_async(search.render_rows, thread_sensitive=False)(
+            name, found, self.user)
         await self.send(text_data=html)

@@ -37,7 +37,7 @@ def search_view(request: HttpRequest, name: str) -> HttpResponse:
     if query.kind == "id":  # one HGETALL: no need for a socket
         job_search = JobSearch(queue, query)
         progress = queue.connection.run(job_search.step())
-        context.update(rows=search.rows(progress.jobs),
+        context.update(rows=search.rows(progress.jobs, request.user),
                        text=search.progress_text(progress, query), running=False)
     else:
         context.update(rows=[], text=search.progress_text(None, query), running=True,

@@ -26,8 +26,10 @@ from .access import (
     allowed_actions,
     gate,
     hide_unseen_flow,
+    hide_unseen_rows,
     may_operate,
     queue_rules,
+    redactor,
     visible,
 )
 from .conf import DashboardSettings, connection, dashboard_settings
@@ -100,6 +102,7 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
     if job_id:
         return redirect("dashboard:job", name=name, job_id=job_id)
     context = queue_context(conf, queue, state, page, asc)
+    hide_unseen_rows(request.user, context["rows"])
     return render(request, "dashboard/queue.html", {
         **context, **charts_context(conf, queue), "can_operate": may_operate(request.user, name),
         "conf": conf, "clean_states": actions.CLEAN_STATES,
@@ -218,6 +221,9 @@ def activity(request: HttpRequest) -> HttpResponse:
         recent = list(AuditEntry.objects.all()[:2000])
         seen = set(visible(request.user, {e.queue for e in recent}))
         entries = [e for e in recent if e.queue in seen][:200]  # type: ignore[assignment]
+        redact = redactor(request.user)
+        for entry in entries:  # written for someone who saw more (a group's cause)
+            entry.detail = redact(entry.detail) if redact is not None else entry.detail
     return render(request, "dashboard/activity.html", {"entries": entries})
 
 

@@ -14,11 +14,14 @@ is stopping the iteration: nothing is held in Redis between chunks.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import string
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import scripts
 from .connection import Call, Op, Pipeline
@@ -69,6 +72,52 @@ class SearchQuery:
         if self.key is not None:
             return ("kv", "", self.key, self.value or "")
         return ("sub", _FIELD[self.kind], ascii_lower(self.text))
+
+    def matches_value(self, value: Any) -> bool:
+        """The Lua match, in Python, on a value as someone is shown it (data
+        after a formatter, a reason redacted): a data search looks in the
+        value's compact JSON, a name or reason search in the text; key=value
+        compares the value at the path as ``lua/search_jobs.lua`` does."""
+        if self.kind == EVERY:
+            return True
+        if self.key is None:
+            text = value if isinstance(value, str) and self.kind != "data" else _compact(value)
+            return ascii_lower(self.text) in ascii_lower(text)
+        node = value
+        for part in self.key.split("."):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]  # "items.0.sku": arrays count from 0
+            else:
+                return False
+        return _as_text_equal(node, self.value or "")
+
+
+def _compact(value: Any) -> str:
+    """JSON as queuecore and Node store it (no spaces, characters unescaped)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):  # what JSON cannot hold (a cycle, a tuple key...)
+        return ""
+
+
+def _as_text_equal(node: Any, value: str) -> bool:
+    """A JSON value equal to ``value`` typed as text: numbers by value, true,
+    false and null as JSON writes them, strings as they are."""
+    if isinstance(node, bool):
+        return value == ("true" if node else "false")
+    if node is None:
+        return value == "null"
+    if isinstance(node, int | float):
+        if "_" in value:  # Python's float() reads "1_000", Lua's tonumber() does not
+            return False
+        try:
+            number = float(value)
+        except ValueError:
+            return False
+        return math.isfinite(number) and number == node
+    return isinstance(node, str) and node == value
 
 
 def make_query(kind: str, text: str = "",
@@ -124,15 +173,19 @@ class JobSearch:
 
     ``limit`` stops it after that many matches (None: no limit); ``fields``
     are the job fields read for each match (the default is a list row's
-    summary; ``()`` reads whole jobs, data included)."""
+    summary; ``()`` reads whole jobs, data included); ``keep``, when given,
+    is a further test each match must pass before it counts (the dashboard:
+    what its user is shown matches too)."""
 
     def __init__(self, queue: Queue, query: SearchQuery, *, chunk: int = CHUNK,
                  budget: int = BUDGET, limit: int | None = None,
-                 fields: Sequence[str] = SUMMARY_FIELDS) -> None:
+                 fields: Sequence[str] = SUMMARY_FIELDS,
+                 keep: Callable[[Job], bool] | None = None) -> None:
         if chunk < 1 or budget < 1 or (limit is not None and limit < 1):
             raise InvalidOptionError("chunk, budget and limit must be at least 1")
         self.queue, self.query = queue, query
         self.chunk, self.budget, self.limit, self.fields = chunk, budget, limit, tuple(fields)
+        self.keep = keep
         self.index = 0  # which of query.states is being read
         self.cursor = ""
         self.looked = dict.fromkeys(query.states, 0)
@@ -183,6 +236,8 @@ class JobSearch:
         self.totals[state] = max(reply.total, self.looked[state])
         jobs = [(Job(self.queue, job_id, raw), state) for job_id, raw in reply.jobs
                 if self._fresh(job_id)]
+        if self.keep is not None:
+            jobs = [(job, s) for job, s in jobs if self.keep(job)]
         self.matched += len(jobs)
         self.cursor = reply.cursor
         if self.limit is not None and self.matched >= self.limit:

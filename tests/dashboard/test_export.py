@@ -143,3 +143,19 @@ def test_bad_export_requests_are_refused(operator: Client, queue: Queue, query: 
                                          message: str) -> None:
     response = operator.get(f"/admin/queues/{queue.name}/export/?{query}")
     assert response.status_code == 400 and message in response.content.decode()
+
+
+@pytest.mark.parametrize("formula", ["=1+1", "@SUM(A1)", "+cmd", "-2+3", "\tx", "\rx"])
+def test_csv_escapes_formulas_in_every_column(viewer: Client, queue: Queue,
+                                              formula: str) -> None:
+    """A formula may lead any cell a job's writer controls, the id included."""
+    job = queue.add(formula, {"v": 1}, job_id=f"{formula}id")
+    job.update_progress(formula)
+    _, pieces = fetch(viewer, f"/admin/queues/{queue.name}/export/?state=waiting&format=csv")
+    rows = list(csv.reader(io.StringIO(b"".join(pieces).decode(), newline="")))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["id"] == f"'{formula}id"
+    assert row["name"] == f"'{formula}"
+    assert row["progress"] == f"'{formula}"
+    for cell in rows[1]:  # no cell of the row starts a formula
+        assert not cell.startswith(export.FORMULA_START), cell
