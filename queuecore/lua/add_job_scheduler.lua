@@ -14,7 +14,9 @@
         6 msgpack map of the iteration's opts (jobId and delay are set here)
         7 now (ms)
   Returns: {iteration job id, delay}, or -10 when a pattern scheduler's
-           iteration id is taken, -11 when 32 `every` slots in a row are.
+           iteration id is taken by a job other than the pending iteration
+           (one that ran early, e.g. promoted; the caller tries the next cron
+           time; nothing is written), -11 when 32 `every` slots in a row are.
   Events: added, then delayed or waiting (the iteration).
 ]]
 local rcall = redis.call
@@ -59,9 +61,20 @@ local function removePending(jobId)
   return false
 end
 
+local pendingId = prevMillis and ("repeat:" .. schedulerId .. ":" .. prevMillis)
+-- A pattern's time held by a job other than the pending iteration (one that
+-- ran early: promoted) is refused before anything changes, so the pending
+-- iteration survives and the caller asks again with the next cron time.
+if not every then
+  local wanted = "repeat:" .. schedulerId .. ":" .. nextMillis
+  if wanted ~= pendingId and rcall("EXISTS", prefix .. wanted) == 1 then
+    return -10
+  end
+end
+
 local removed = false
-if prevMillis and rcall("EXISTS", schedulerKey .. ":" .. prevMillis) == 1 then
-  removed = removePending("repeat:" .. schedulerId .. ":" .. prevMillis)
+if pendingId and rcall("EXISTS", prefix .. pendingId) == 1 then
+  removed = removePending(pendingId)
 end
 if removed then
   if every and not everyChanged then
@@ -74,7 +87,7 @@ end
 local jobId = "repeat:" .. schedulerId .. ":" .. nextMillis
 if rcall("EXISTS", prefix .. jobId) == 1 then
   if not every then
-    return -10
+    return -10  -- the pending iteration itself, running or finished: nothing was removed
   end
   -- finished iterations of an earlier scheduler of this id may hold some slots
   local scanned = 0
