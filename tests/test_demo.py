@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -15,7 +16,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from queuecore import Queue
 from queuecore.embedded import free_port
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = [sys.executable, "manage.py", "demo", "--settings=config.demo_settings"]
@@ -24,7 +27,7 @@ DEMO = [sys.executable, "manage.py", "demo", "--settings=config.demo_settings"]
 def demo_env(redis_url: str, var_dir: Path, **more: str) -> dict[str, str]:
     # a production-like shell: the demo runs in development mode all the same
     return dict(os.environ, QUEUECORE_REDIS_URL=redis_url, QUEUECORE_VAR_DIR=str(var_dir),
-                QUEUECORE_PREFIX="demo-test", DJANGO_DEBUG="0", **more)
+                QUEUECORE_PREFIX="demo-test", DJANGO_DEBUG="0") | more
 
 
 def users_in(db: Path) -> list[str]:
@@ -129,3 +132,31 @@ def test_demo_refuses_the_project_settings(redis_url: str, tmp_path: Path) -> No
     assert done.returncode == 1
     assert "--settings=config.demo_settings" in done.stderr and "make demo" in done.stderr
     assert users_in(tmp_path / "db.sqlite3") == []
+
+
+def test_demo_starts_again_after_its_daily_report_was_promoted_and_ran(
+        redis_url: str, tmp_path: Path) -> None:
+    """The issue's steps: "Promote all delayed" on reports, the iteration runs, restart."""
+    env = demo_env(redis_url, tmp_path, QUEUECORE_PREFIX=f"demo-{free_port()}")
+    reports = Queue("reports", connection=redis_url, prefix=env["QUEUECORE_PREFIX"])
+    demo = subprocess.Popen([*DEMO, "--no-server", "--duration", "60", "--rate", "1"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first = wait_for(lambda: reports.get_job_scheduler("daily-sales-report"), 30,
+                         what="the demo's schedulers")
+        assert reports.promote_jobs() >= 1
+        iteration = f"repeat:daily-sales-report:{first.next}"
+        wait_for(lambda: reports.get_job(iteration).get_state() == "completed",  # type: ignore[union-attr]
+                 30, what="the promoted daily report to run")
+    finally:
+        demo.send_signal(signal.SIGINT)
+        _, err = demo.communicate(timeout=60)
+    assert demo.returncode == 0, err
+    again = subprocess.run([*DEMO, "--no-server", "--duration", "1"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=90, check=False)
+    assert again.returncode == 0, again.stderr
+    scheduler = reports.get_job_scheduler("daily-sales-report")
+    assert scheduler is not None and scheduler.next is not None and scheduler.next > first.next
+    reports.obliterate(force=True)
+    reports.close()
