@@ -25,13 +25,20 @@ class JobSummary:
         self.counts: dict[str, list[int]] = {}  # queue -> [finished, failed]
         self.since = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.running = 0
 
     def watch(self, worker: Worker) -> None:
         queue = worker.queue.name
         self.counts.setdefault(queue, [0, 0])  # lines list queues in the order they run
+        self.running += 1
         worker.on("completed", lambda _job, _result: self.count(queue, False))
         worker.on("failed", lambda _job, _error: self.count(queue, True))
-        worker.on("closed", self.flush)
+        worker.on("closed", self.closed)
+
+    def closed(self) -> None:
+        self.running -= 1
+        if not self.running:  # the last line, once every worker has reported its jobs
+            self.flush()
 
     def count(self, queue: str, failed: bool) -> None:
         entry = self.counts[queue]
