@@ -124,6 +124,13 @@ def test_busy_port_fails_at_once(redis_url: str, tmp_path: Path) -> None:
     assert users_in(tmp_path / "demo" / "db.sqlite3") == []  # nothing was started
 
 
+def test_bad_port_is_refused(redis_url: str, tmp_path: Path) -> None:
+    done = subprocess.run([*DEMO, "--port", "70000"], cwd=ROOT, env=demo_env(redis_url, tmp_path),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "--port takes a port number from 1 to 65535, not 70000" in done.stderr
+
+
 def test_demo_refuses_the_project_settings(redis_url: str, tmp_path: Path) -> None:
     env = demo_env(redis_url, tmp_path, DJANGO_SETTINGS_MODULE="config.settings",
                    DJANGO_SECRET_KEY="x" * 60)

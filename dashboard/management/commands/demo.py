@@ -39,31 +39,30 @@ def here(path: Path) -> str:
         return str(path)
 
 
-def check_port_free(port: int) -> None:
-    """CommandError unless Daphne could listen on ``port`` now."""
+def bind_error(port: int) -> OSError | None:
+    """Why Daphne could not listen on ``port`` now, or None."""
     with socket.socket() as probe:
         # as Daphne binds: a port left in TIME_WAIT by a previous run is free
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise CommandError(f"cannot listen on port {port}: {exc.strerror}") from None
-        else:
-            return
-    free = next((p for p in range(port + 1, min(port + 50, 65536)) if _bindable(p)), port + 1)
+            return exc
+    return None
+
+
+def check_port_free(port: int) -> None:
+    if not 0 < port < 65536:
+        raise CommandError(f"--port takes a port number from 1 to 65535, not {port}")
+    error = bind_error(port)
+    if error is None:
+        return
+    if error.errno != errno.EADDRINUSE:
+        raise CommandError(f"cannot listen on port {port}: {error.strerror}")
+    free = next((p for p in range(port + 1, min(port + 50, 65536)) if bind_error(p) is None),
+                port + 1)
     raise CommandError(f"port {port} is in use; run `make demo PORT={free}` "
                        f"(or manage.py demo --port {free})")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class Command(BaseCommand):
