@@ -49,8 +49,11 @@ PRODUCTION = {"DJANGO_SECRET_KEY": STRONG_KEY,
               "DJANGO_ALLOWED_HOSTS": "queues.example.com,testserver"}
 
 
-def test_check_deploy_passes_with_a_key_and_hosts(tmp_path: Path) -> None:
-    done = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+@pytest.mark.parametrize("proxy", [{}, {"DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}])
+def test_check_deploy_passes_with_a_key_and_hosts(tmp_path: Path, proxy: dict[str, str]
+                                                  ) -> None:
+    done = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION,
+                  **proxy)
     assert done.returncode == 0, done.stderr
     assert "WARNINGS" not in done.stderr + done.stdout
     assert "System check identified no issues" in done.stdout
