@@ -371,6 +371,33 @@ def test_upsert_refused_when_every_cron_time_tried_is_taken_changes_nothing(
             if not key.endswith(":events")} == before
 
 
+@pytest.mark.parametrize("taken", [3, 33])
+def test_every_upsert_moves_past_taken_slots_or_changes_nothing(
+        taken: int, queue: Queue, queue_name: str, r: redis.Redis) -> None:
+    hour = 3_600_000
+    start = (int(time.time() * 1000) // hour + 2) * hour
+    pending = queue.upsert_job_scheduler("e", {"every": 60_000, "start_date": start})
+    assert pending.id == f"repeat:e:{start}"
+    # a new interval starts a new schedule, whose first slots hold finished jobs
+    later = start + 7 * hour
+    for k in range(taken):
+        finish(r, queue_name, f"repeat:e:{later + k * 30_000}")
+    before = {key: r.dump(key) for key in r.keys(f"bull:{queue_name}:*")
+              if not key.endswith(":events")}
+    repeat = {"every": 30_000, "start_date": later}
+    if taken > 32:
+        with pytest.raises(ScriptError, match="32 time slots") as err:
+            queue.upsert_job_scheduler("e", repeat)
+        assert err.value.code == -11
+        assert {key: r.dump(key) for key in r.keys(f"bull:{queue_name}:*")
+                if not key.endswith(":events")} == before
+        return
+    job = queue.upsert_job_scheduler("e", repeat)
+    assert job.id == f"repeat:e:{later + taken * 30_000}"
+    assert r.zrange(f"bull:{queue_name}:delayed", 0, -1) == [job.id]
+    assert not r.exists(f"bull:{queue_name}:{pending.id}")
+
+
 def test_upsert_while_paused_replaces_the_waiting_iteration(queue: Queue, queue_name: str,
                                                             r: redis.Redis) -> None:
     queue.pause()
