@@ -56,7 +56,7 @@ def test_verbose_logs_every_job_and_json_summaries_carry_counts(
     assert sum(s["processed"] for s in summaries) == 10
     assert sum(s["queues"][queue.name]["failed"] for s in summaries) == 2
     assert not [line for line in lines if "outcome" in line]
-    # -v 0: warnings and errors only
+    # -v 0: no job lines and no summaries
     add_jobs(queue, 5)
     proc = runworker(names["RW_FAST"], "--max-jobs", "5", "-v", "0")
     _, err = proc.communicate(timeout=60)

@@ -70,7 +70,7 @@ class Command(BaseCommand):
         parser.add_argument("--log-level", default="INFO",
                             choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         parser.add_argument("--log-format", default="text", choices=["text", "json"])
-        # Django's -v: 0 warnings and errors only, 1 (default) a summary line per
+        # Django's -v: 0 no job lines, 1 (default) a summary line per
         # interval, 2 a line per job start and finish
         parser.add_argument("--verbose", dest="verbosity", action="store_const", const=2,
                             help="log every job's start and finish (same as -v 2)")
