@@ -124,6 +124,15 @@ def test_busy_port_fails_at_once(redis_url: str, tmp_path: Path) -> None:
     assert users_in(tmp_path / "demo" / "db.sqlite3") == []  # nothing was started
 
 
+def test_make_demo_passes_the_port_and_the_demo_settings() -> None:
+    done = subprocess.run(["make", "-n", "demo", "PORT=8123", "VERBOSE=1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=True)
+    commands = [shlex.split(line) for line in done.stdout.splitlines() if "manage.py" in line]
+    assert [c[2] for c in commands] == ["migrate", "demo"]  # the demo's database, migrated
+    assert all("--settings=config.demo_settings" in c for c in commands)
+    assert commands[1][3:5] == ["--port", "8123"] and "--verbose" in commands[1]
+
+
 def test_bad_port_is_refused(redis_url: str, tmp_path: Path) -> None:
     done = subprocess.run([*DEMO, "--port", "70000"], cwd=ROOT, env=demo_env(redis_url, tmp_path),
                           capture_output=True, text=True, timeout=60, check=False)
