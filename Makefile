@@ -23,9 +23,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# make demo PORT=8001 serves the dashboard on another port; VERBOSE=1 logs every job.
+PORT ?= 8000
+DEMO_SETTINGS := --settings=config.demo_settings
+
 demo: setup
-	$(BIN)/python manage.py migrate --verbosity 0
-	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py migrate --verbosity 0 $(DEMO_SETTINGS)
+	$(BIN)/python manage.py demo --port $(PORT) $(if $(VERBOSE),--verbose) $(DEMO_SETTINGS)
 
 $(CHROMIUM):
 	apt-get update -qq

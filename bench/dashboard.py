@@ -130,6 +130,11 @@ return last - first + 1
 """
 
 
+# production settings (DEBUG off) over plain HTTP on loopback, with a key of the bench's own
+BENCH_DJANGO = {"DJANGO_SECRET_KEY": "bench-only-key-" + "Zr4wQ8xN2pL6tV9y" * 3,
+                "DJANGO_SECURE_SSL_REDIRECT": "0", "DJANGO_SECURE_COOKIES": "0"}
+
+
 def say(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
@@ -281,6 +286,7 @@ def setup_django(url: str, prefix: str, var_dir: Path) -> Any:
         "QUEUECORE_VAR_DIR": str(var_dir),
         "DJANGO_DEBUG": "0",
         "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+        **BENCH_DJANGO,
     })
     import django
 

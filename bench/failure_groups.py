@@ -45,6 +45,11 @@ from queuecore.embedded import EmbeddedRedis  # noqa: E402
 FRAME = '  File "/srv/app/{mod}.py", line {line}, in {fn}\n    {fn}(job)\n'
 
 
+# production settings (DEBUG off) over plain HTTP on loopback, with a key of the bench's own
+BENCH_DJANGO = {"DJANGO_SECRET_KEY": "bench-only-key-" + "Zr4wQ8xN2pL6tV9y" * 3,
+                "DJANGO_SECURE_SSL_REDIRECT": "0", "DJANGO_SECURE_COOKIES": "0"}
+
+
 def traceback_text(cause: int, n: int) -> str:
     frames = "".join(FRAME.format(mod=f"lib{i}", line=10 + i, fn=f"step{i}") for i in range(39))
     top = FRAME.format(mod=f"cause{cause}", line=100 + cause, fn=f"handler{cause}")
@@ -98,7 +103,8 @@ def main() -> int:
     url = server.start()
     try:
         os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings",
-                           "QUEUECORE_REDIS_URL": url, "QUEUECORE_VAR_DIR": str(work)})
+                           "QUEUECORE_REDIS_URL": url, "QUEUECORE_VAR_DIR": str(work),
+                           **BENCH_DJANGO})
         import django
 
         django.setup()

@@ -45,6 +45,11 @@ ROOT = BENCH.parent
 OUT = ROOT / "var" / "bench" / "search.json"
 
 
+# production settings (DEBUG off) over plain HTTP on loopback, with a key of the bench's own
+BENCH_DJANGO = {"DJANGO_SECRET_KEY": "bench-only-key-" + "Zr4wQ8xN2pL6tV9y" * 3,
+                "DJANGO_SECURE_SSL_REDIRECT": "0", "DJANGO_SECURE_COOKIES": "0"}
+
+
 def load_dashboard_bench() -> Any:
     """bench/dashboard.py under another name: "dashboard" is the Django app."""
     spec = importlib.util.spec_from_file_location("bench_dashboard", BENCH / "dashboard.py")
@@ -129,7 +134,8 @@ async def run_export(queue: Queue) -> dict[str, Any]:
 def setup_django(url: str, prefix: str, var_dir: Path) -> None:
     os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings",
                        "QUEUECORE_REDIS_URL": url, "QUEUECORE_PREFIX": prefix,
-                       "QUEUECORE_VAR_DIR": str(var_dir), "DJANGO_DEBUG": "0"})
+                       "QUEUECORE_VAR_DIR": str(var_dir), "DJANGO_DEBUG": "0",
+                       **BENCH_DJANGO})
     import django
 
     django.setup()

@@ -1,16 +1,43 @@
-"""Settings of the queuecore project (demo and development)."""
+"""Settings of the queuecore project: production defaults (DEBUG off, HTTPS
+only), each switchable by an environment variable (docs/settings.md). The
+demo has settings of its own (config/demo_settings.py)."""
 
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from config.env import SettingsError, env_flag, env_header, env_hosts, env_int
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("QUEUECORE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite database and the embedded Redis live here
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+DEBUG = env_flag("DJANGO_DEBUG", False)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise SettingsError(
+            "DJANGO_SECRET_KEY is not set, and DEBUG is off (the default). Set it to a long "
+            "random value, kept secret and the same in every process of the site; generate "
+            "one with: python -c 'from django.core.management.utils import "
+            "get_random_secret_key; print(get_random_secret_key())'. For development on "
+            "your own machine, DJANGO_DEBUG=1 runs with a development key instead.")
+    SECRET_KEY = "django-insecure-development-only-key"  # DEBUG only
+ALLOWED_HOSTS = env_hosts("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+# HTTPS. On by default without DEBUG, so `manage.py check --deploy` passes;
+# behind a proxy that terminates TLS, DJANGO_SECURE_PROXY_SSL_HEADER names the
+# header the proxy sets (X-Forwarded-Proto: https), or the proxy redirects and
+# DJANGO_SECURE_SSL_REDIRECT=0 (docs/settings.md).
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading commits a whole domain to HTTPS in every browser: its owner opts in
+# (DJANGO_SECURE_HSTS_PRELOAD=1), so check --deploy's reminder is silenced until then.
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_PROXY_SSL_HEADER = env_header("DJANGO_SECURE_PROXY_SSL_HEADER")
 
 INSTALLED_APPS = [
     "daphne",

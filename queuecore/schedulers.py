@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from . import cron, scripts
 from . import options as job_options
 from .connection import Call, Op, Pipeline
-from .errors import InvalidOptionError, QueueCoreError
+from .errors import InvalidOptionError, QueueCoreError, ScriptError
 from .job import Job, now_ms
 
 if TYPE_CHECKING:
@@ -175,6 +175,10 @@ def _pattern_next(spec: RepeatSpec, now: int) -> int | None:
     return max(found, now)
 
 
+# Cron times (or `every` slots, in Lua) an upsert tries when their iterations exist.
+SLOT_SCANS = 32
+
+
 def _check_id(scheduler_id: Any) -> str:
     if not isinstance(scheduler_id, str) or not scheduler_id:
         raise InvalidOptionError(f"scheduler id must be a non-empty string, not {scheduler_id!r}")
@@ -194,16 +198,32 @@ def upsert(queue: Queue, scheduler_id: str, repeat: Any, template: Any = None) -
             raise InvalidOptionError(
                 f"cron pattern {spec.pattern!r} has no run "
                 + ("before end_date" if spec.end_date is not None else "in the future"))
-    iteration = {**template_opts, "repeat": {**spec.stored(), "count": 1}, "timestamp": now,
-                 "repeatJobKey": scheduler_id}
-    if next_millis is not None:
-        iteration.update(prevMillis=next_millis, jobId=f"repeat:{scheduler_id}:{next_millis}",
-                         delay=max(next_millis - now, 0))
     definition = {"name": name, "tz": spec.tz, "pattern": spec.pattern, "every": spec.every,
                   "limit": spec.limit, "startDate": spec.start_date, "endDate": spec.end_date,
                   "offset": spec.offset if spec.every else None}
-    reply = yield scripts.add_job_scheduler(queue.keys, scheduler_id, next_millis, definition,
-                                            data, template_opts, iteration, now)
+    for _ in range(SLOT_SCANS):
+        iteration = {**template_opts, "repeat": {**spec.stored(), "count": 1},
+                     "timestamp": now, "repeatJobKey": scheduler_id}
+        if next_millis is not None:
+            iteration.update(prevMillis=next_millis,
+                             jobId=f"repeat:{scheduler_id}:{next_millis}",
+                             delay=max(next_millis - now, 0))
+        reply = yield scripts.add_job_scheduler(queue.keys, scheduler_id, next_millis,
+                                                definition, data, template_opts, iteration, now)
+        if reply != -10 or next_millis is None:
+            break
+        # That cron time's iteration already ran or runs (it was promoted): as a
+        # worker starting it would have, the scheduler goes on from the next time.
+        taken = next_millis
+        next_millis = _pattern_next(RepeatSpec(pattern=spec.pattern, tz=spec.tz,
+                                               end_date=spec.end_date), taken)
+        if next_millis is None:
+            raise InvalidOptionError(
+                f"job scheduler {scheduler_id!r}: cron pattern {spec.pattern!r} has no run "
+                f"before end_date that has no job yet (repeat:{scheduler_id}:{taken} exists)")
+    if reply == -10:
+        raise ScriptError(f"job scheduler {scheduler_id!r}: the next {SLOT_SCANS} times of "
+                          f"{spec.pattern!r} already have jobs (add_job_scheduler)", -10)
     scripts.raise_for_code(reply, "add_job_scheduler", scheduler_id)
     job_id = str(reply[0])
     raw = yield Call(("HGETALL", queue.keys.job(job_id)))

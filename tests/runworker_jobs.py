@@ -10,6 +10,8 @@ from queuecore import Job
 
 
 async def echo(job: Job) -> Any:
+    if isinstance(job.data, dict) and job.data.get("fail"):
+        raise RuntimeError("asked to fail")
     return {"echo": job.data}
 
 

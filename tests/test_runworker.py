@@ -59,7 +59,7 @@ def test_runs_configured_queues_and_exits_after_max_jobs(runworker: Any, redis_u
                                                          names: dict[str, str]) -> None:
     queue = Queue(names["RW_FAST"], connection=redis_url)
     jobs = [queue.add("echo", {"n": n}) for n in range(3)]
-    proc = runworker("--max-jobs", "3", "--log-format", "json")
+    proc = runworker("--max-jobs", "3", "--log-format", "json", "-v", "2")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert [queue.get_job(j.id).returnvalue for j in jobs] == [  # type: ignore[union-attr]

@@ -282,6 +282,122 @@ def test_upsert_replaces_the_scheduler_and_its_pending_iteration(
     assert r.hget(f"bull:{queue_name}:repeat:e", "ic") == "1"  # kept across upserts
 
 
+@pytest.mark.parametrize("outcome", ["completed", "failed", "active"])
+def test_upsert_after_a_promoted_iteration_ran_goes_on_from_the_next_time(
+        outcome: str, queue: Queue, queue_name: str, redis_url: str, r: redis.Redis,
+        run_worker: Any) -> None:
+    """The demo's restart after "Promote all delayed": the cron time the promoted
+    iteration had is taken by that job (running or finished), so an upsert goes
+    on from the next cron time instead of failing (or losing the next iteration)."""
+    pattern, tz = "0 7 * * *", "Europe/Amsterdam"
+    first = queue.upsert_job_scheduler("daily", {"pattern": pattern, "tz": tz})
+    due = int(first.id.split(":")[2])
+    after = next_run(pattern, tz, due)
+    release = threading.Event()
+
+    def report(job: Any) -> str:
+        if outcome == "active":
+            release.wait(10)
+        if outcome == "failed":
+            raise RuntimeError("no sales today")
+        return "rows"
+
+    assert queue.promote_jobs() == 1
+    run_worker(Worker(queue_name, report, connection=redis_url, drain_delay=1))
+    # the worker added the iteration after the promoted one when it started it
+    wait_for(lambda: queue.get_job_counts(outcome, "delayed") == {outcome: 1, "delayed": 1},
+             what=f"the promoted iteration {outcome} and the next one delayed")
+    try:
+        again = queue.upsert_job_scheduler("daily", {"pattern": pattern, "tz": tz},
+                                           {"data": {"v": 2}})
+    finally:
+        release.set()
+    assert again.id == f"repeat:daily:{after}" and again.data == {"v": 2}
+    assert r.zrange(f"bull:{queue_name}:delayed", 0, -1) == [again.id]
+    assert queue.get_job_scheduler("daily").next == after  # type: ignore[union-attr]
+    # the promoted iteration is left as it was
+    if outcome != "active":
+        assert first.get_state() == outcome
+        assert r.hget(f"bull:{queue_name}:{first.id}", "finishedOn") is not None
+
+
+def cron_times(pattern: str, first: int, n: int) -> list[int]:
+    times = [first]
+    while len(times) < n:
+        times.append(next_run(pattern, None, times[-1]))  # type: ignore[arg-type]
+    return times
+
+
+def finish(r: redis.Redis, queue_name: str, job_id: str) -> None:
+    """Make ``job_id`` a completed job (as a promoted iteration that ran is)."""
+    r.zrem(f"bull:{queue_name}:delayed", job_id)
+    r.hset(f"bull:{queue_name}:{job_id}", mapping={"name": "s", "data": "{}", "opts": "{}",
+                                                   "finishedOn": 1})
+    r.zadd(f"bull:{queue_name}:completed", {job_id: 1})
+
+
+def test_upsert_skips_cron_times_whose_iterations_exist(queue: Queue, queue_name: str,
+                                                        r: redis.Redis) -> None:
+    """A scheduler that points at a finished iteration (its next one was never
+    added) gets one again at the first free cron time."""
+    pattern = "0 0 9 * * *"
+    first = queue.upsert_job_scheduler("s", {"pattern": pattern})
+    times = cron_times(pattern, int(first.id.split(":")[2]), 4)
+    for millis in times[:3]:
+        finish(r, queue_name, f"repeat:s:{millis}")
+    job = queue.upsert_job_scheduler("s", {"pattern": pattern})
+    assert job.id == f"repeat:s:{times[3]}"
+    assert r.zrange(f"bull:{queue_name}:delayed", 0, -1) == [job.id]
+    assert r.zcard(f"bull:{queue_name}:completed") == 3
+    assert queue.get_job_scheduler("s").next == times[3]  # type: ignore[union-attr]
+
+
+def test_upsert_refused_when_every_cron_time_tried_is_taken_changes_nothing(
+        queue: Queue, queue_name: str, r: redis.Redis) -> None:
+    pattern = "0 0 9 * * *"
+    first = queue.upsert_job_scheduler("s", {"pattern": pattern})
+    times = cron_times(pattern, int(first.id.split(":")[2]), 33)
+    # the pending iteration is the 33rd time; the 32 before it hold finished jobs
+    later = queue.upsert_job_scheduler("s", {"pattern": pattern, "start_date": times[31]})
+    assert later.id == f"repeat:s:{times[32]}"
+    for millis in times[:32]:
+        finish(r, queue_name, f"repeat:s:{millis}")
+    before = {key: r.dump(key) for key in r.keys(f"bull:{queue_name}:*")
+              if not key.endswith(":events")}
+    with pytest.raises(ScriptError, match="the next 32 times of '0 0 9 \\* \\* \\*'") as err:
+        queue.upsert_job_scheduler("s", {"pattern": pattern}, {"data": {"new": 1}})
+    assert err.value.code == -10
+    assert {key: r.dump(key) for key in r.keys(f"bull:{queue_name}:*")
+            if not key.endswith(":events")} == before
+
+
+@pytest.mark.parametrize("taken", [3, 33])
+def test_every_upsert_moves_past_taken_slots_or_changes_nothing(
+        taken: int, queue: Queue, queue_name: str, r: redis.Redis) -> None:
+    hour = 3_600_000
+    start = (int(time.time() * 1000) // hour + 2) * hour
+    pending = queue.upsert_job_scheduler("e", {"every": 60_000, "start_date": start})
+    assert pending.id == f"repeat:e:{start}"
+    # a new interval starts a new schedule, whose first slots hold finished jobs
+    later = start + 7 * hour
+    for k in range(taken):
+        finish(r, queue_name, f"repeat:e:{later + k * 30_000}")
+    before = {key: r.dump(key) for key in r.keys(f"bull:{queue_name}:*")
+              if not key.endswith(":events")}
+    repeat = {"every": 30_000, "start_date": later}
+    if taken > 32:
+        with pytest.raises(ScriptError, match="32 time slots") as err:
+            queue.upsert_job_scheduler("e", repeat)
+        assert err.value.code == -11
+        assert {key: r.dump(key) for key in r.keys(f"bull:{queue_name}:*")
+                if not key.endswith(":events")} == before
+        return
+    job = queue.upsert_job_scheduler("e", repeat)
+    assert job.id == f"repeat:e:{later + taken * 30_000}"
+    assert r.zrange(f"bull:{queue_name}:delayed", 0, -1) == [job.id]
+    assert not r.exists(f"bull:{queue_name}:{pending.id}")
+
+
 def test_upsert_while_paused_replaces_the_waiting_iteration(queue: Queue, queue_name: str,
                                                             r: redis.Redis) -> None:
     queue.pause()

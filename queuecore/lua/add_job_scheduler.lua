@@ -13,8 +13,10 @@
         5 msgpack map of the template opts, BullMQ's names (stored as JSON)
         6 msgpack map of the iteration's opts (jobId and delay are set here)
         7 now (ms)
-  Returns: {iteration job id, delay}, or -10 when a pattern scheduler's
-           iteration id is taken, -11 when 32 `every` slots in a row are.
+  Returns: {iteration job id, delay}, or (writing nothing) -10 when a
+           pattern scheduler's iteration id is taken by a job other than the
+           pending iteration (one that ran early, e.g. promoted: the caller
+           tries the next cron time), -11 when 32 `every` slots in a row are.
   Events: added, then delayed or waiting (the iteration).
 ]]
 local rcall = redis.call
@@ -48,22 +50,17 @@ if every then
   nextMillis, newOffset = everyNextMillis(millis, every, now, offset, s.startDate)
 end
 
--- The pending iteration, if it has not started yet, is replaced.
-local function removePending(jobId)
-  local jobKey = prefix .. jobId
-  if rcall("ZREM", q.delayed, jobId) == 1 or rcall("ZREM", q.prioritized, jobId) == 1
-      or rcall("LREM", q.wait, 1, jobId) > 0 or rcall("LREM", prefix .. "paused", 1, jobId) > 0 then
-    removeJobAndLinks(prefix, jobId, jobKey)
-    return true
-  end
-  return false
+-- The pending iteration is replaced if it has not started yet (delayed,
+-- prioritized or waiting); every check comes before the first write, so a
+-- refused upsert leaves the scheduler and its pending iteration as they were.
+local pendingId = prevMillis and ("repeat:" .. schedulerId .. ":" .. prevMillis)
+local replacing = false
+if pendingId and rcall("EXISTS", prefix .. pendingId) == 1 then
+  replacing = rcall("ZSCORE", q.delayed, pendingId) or rcall("ZSCORE", q.prioritized, pendingId)
+    or rcall("LPOS", q.wait, pendingId) or rcall("LPOS", prefix .. "paused", pendingId)
+  replacing = replacing and true or false
 end
-
-local removed = false
-if prevMillis and rcall("EXISTS", schedulerKey .. ":" .. prevMillis) == 1 then
-  removed = removePending("repeat:" .. schedulerId .. ":" .. prevMillis)
-end
-if removed then
+if replacing then
   if every and not everyChanged then
     nextMillis = prevMillis
   end
@@ -71,23 +68,35 @@ else
   s.offset = newOffset
 end
 
-local jobId = "repeat:" .. schedulerId .. ":" .. nextMillis
-if rcall("EXISTS", prefix .. jobId) == 1 then
+-- A time held by another job (an iteration that ran early, e.g. promoted, or
+-- one of an earlier scheduler of this id): a pattern's caller tries its next
+-- cron time, an `every` schedule moves on to its next free slot.
+local function taken(millis)
+  local id = "repeat:" .. schedulerId .. ":" .. millis
+  return not (replacing and id == pendingId) and rcall("EXISTS", prefix .. id) == 1
+end
+if taken(nextMillis) then
   if not every then
     return -10
   end
-  -- finished iterations of an earlier scheduler of this id may hold some slots
   local scanned = 0
   repeat
     nextMillis = nextMillis + every
-    jobId = "repeat:" .. schedulerId .. ":" .. nextMillis
     scanned = scanned + 1
-  until rcall("EXISTS", prefix .. jobId) == 0 or scanned >= 32
-  if rcall("EXISTS", prefix .. jobId) == 1 then
+  until not taken(nextMillis) or scanned >= 32
+  if taken(nextMillis) then
     return -11
   end
 end
 
+if replacing then
+  if rcall("ZREM", q.delayed, pendingId) == 0 and rcall("ZREM", q.prioritized, pendingId) == 0
+      and rcall("LREM", q.wait, 1, pendingId) == 0 then
+    rcall("LREM", prefix .. "paused", 1, pendingId)
+  end
+  removeJobAndLinks(prefix, pendingId, prefix .. pendingId)
+end
+local jobId = "repeat:" .. schedulerId .. ":" .. nextMillis
 storeJobScheduler(repeatKey, schedulerId, nextMillis, s, ARGV[4],
   cjson.encode(cmsgpack.unpack(ARGV[5])))
 local addedId, delay = addIteration(q, schedulerId, jobId, s.name, ARGV[4], jobOpts, nextMillis,

@@ -157,6 +157,43 @@ def test_queuecore_scheduler_fires_in_a_node_worker(node_queue: NodeQueue, queue
     assert queue.get_job_scheduler("every").iteration_count == 3  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("runner", ["node", "queuecore"])
+def test_upsert_after_a_promoted_iteration_ran(runner: str, node_queue: NodeQueue,
+                                               queue: Queue, queue_name: str,
+                                               r: redis.Redis, node_worker: Any,
+                                               qc_worker: Any) -> None:
+    """A Node scheduler whose iteration was promoted and ran (in either side's
+    worker): queuecore's upsert goes on from the next cron time, where Node's
+    workers keep the schedule going."""
+    pattern, tz = "0 7 * * *", "Europe/Amsterdam"
+    first = node_queue.op("upsertJobScheduler", id="daily", repeat={"pattern": pattern,
+                                                                    "tz": tz},
+                          template={"name": "daily-report"})
+    due = millis_of(first["id"])
+    after = next_run(pattern, tz, due)
+    assert node_queue.op("promote", id=first["id"]) is True
+    if runner == "node":
+        worker = node_worker()
+    else:
+        qc_worker(lambda job: "rows")
+    wait_for(lambda: queue.get_job_counts("completed", "delayed") == {
+        "completed": 1, "delayed": 1}, timeout=10, what="the promoted iteration to run")
+    again = queue.upsert_job_scheduler("daily", {"pattern": pattern, "tz": tz},
+                                       {"name": "daily-report"})
+    assert again.id == f"repeat:daily:{after}"
+    assert node_queue.op("getJobScheduler", id="daily")["next"] == after
+    assert node_queue.op("getState", id=first["id"]) == "completed"
+    assert node_queue.op("getState", id=again.id) == "delayed"
+    assert r.zrange(f"bull:{queue_name}:delayed", 0, -1) == [again.id]
+    if runner == "node":
+        # and Node's worker runs that iteration and adds the one after it
+        assert node_queue.op("promote", id=again.id) is True
+        worker.wait_event("completed", again.id)
+        wait_for(lambda: node_queue.op("getJobScheduler", id="daily")["next"]
+                 == next_run(pattern, tz, after), timeout=10, what="Node's next iteration")
+        assert worker.events("error") == []
+
+
 # -- reading each other's schedulers ---------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from queuecore.conf import configured_queues, connection, load, queue_processor
 from queuecore.job import Job, now_ms
 from queuecore.worker import Worker
+from queuecore.worklog import JobSummary
 
 logger = logging.getLogger("queuecore.runworker")
 WORKER_OPTIONS = ("concurrency", "limiter", "lock_duration", "stalled_interval",
@@ -69,6 +70,12 @@ class Command(BaseCommand):
         parser.add_argument("--log-level", default="INFO",
                             choices=["DEBUG", "INFO", "WARNING", "ERROR"])
         parser.add_argument("--log-format", default="text", choices=["text", "json"])
+        # Django's -v: 0 no job lines, 1 (default) a summary line per
+        # interval, 2 a line per job start and finish
+        parser.add_argument("--verbose", dest="verbosity", action="store_const", const=2,
+                            help="log every job's start and finish (same as -v 2)")
+        parser.add_argument("--summary-interval", type=float, default=5.0,
+                            help="seconds per summary line of finished jobs (at -v 1)")
         parser.add_argument("--max-jobs", type=int, default=0,
                             help="exit after this many jobs (0: never)")
         parser.add_argument("--max-time", type=float, default=0,
@@ -78,6 +85,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.setup_logging(options["log_level"], options["log_format"])
+        if options["summary_interval"] <= 0:
+            raise CommandError("--summary-interval takes a number of seconds above 0")
+        self.verbosity = options["verbosity"]
+        self.summary = JobSummary(logger, options["summary_interval"])
         names = options["queues"] or configured_queues()
         if not names:
             raise CommandError("no queue has a processor: register one with @processor in an "
@@ -123,6 +134,11 @@ class Command(BaseCommand):
 
     def log_jobs(self, worker: Worker) -> None:
         queue = worker.queue.name
+        worker.on("error", lambda exc: logger.error("%s: %s", queue, exc))
+        if self.verbosity == 1:
+            self.summary.watch(worker)
+        if self.verbosity < 2:
+            return
 
         def fields(job: Job, **more: Any) -> dict[str, Any]:
             return {"job": {"queue": queue, "job_id": job.id, "name": job.name,
@@ -142,7 +158,6 @@ class Command(BaseCommand):
             "failed %s #%s %s attempt %d in %d ms: %s", queue, job.id, job.name,
             job.attempts_made, took(job), error,
             extra=fields(job, outcome="failed", duration_ms=took(job), error=str(error))))
-        worker.on("error", lambda exc: logger.error("%s: %s", queue, exc))
 
     async def run(self, workers: list[Worker], max_jobs: int, max_time: float,
                   grace: float) -> None:
