@@ -97,8 +97,11 @@ class PipelinedClient:
         protocol = self._protocol
         if protocol is not None and protocol.lost is None:
             return protocol
+        if self._connecting is not None and self._connecting.done():
+            self._connecting = None  # failed with nobody waiting: try afresh
         if self._connecting is None:  # one connect for all the callers waiting on it
             self._connecting = asyncio.ensure_future(self._connect())
+            self._connecting.add_done_callback(self._connected)
         try:
             protocol = await asyncio.shield(self._connecting)
         finally:
@@ -106,6 +109,13 @@ class PipelinedClient:
                 self._connecting = None
         self._protocol = protocol
         return protocol
+
+    def _connected(self, task: asyncio.Future[_Protocol]) -> None:
+        # Its callers may all have been cancelled before it ended: keep the
+        # connection, and retrieve the error (else asyncio logs "Task
+        # exception was never retrieved").
+        if not task.cancelled() and task.exception() is None:
+            self._protocol = task.result()
 
     @staticmethod
     def _send(protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
@@ -124,6 +134,9 @@ class PipelinedClient:
         return await self._send(protocol, args)
 
     async def aclose(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None

@@ -336,11 +336,15 @@ class Worker:
         next_delayed = 0
         retry_delay = 0.1
         limit_until = 0.0
+        registered = False
         assert self._wake is not None
-        # Ping so that the registering name is set before the first job.
-        await self._blocking.ping()
         while not self._closing:
             try:
+                if not registered:
+                    # Ping so that the registering name is set before the first job;
+                    # inside the retry: a worker started before Redis waits for it.
+                    await self._blocking.ping()
+                    registered = True
                 free = self.concurrency - len(self._active)
                 asked = 0  # jobs asked for: only an empty answer to a fetch means drained
                 if self._pending:
