@@ -32,6 +32,15 @@ def _error(reply: hiredis.ReplyError) -> Exception:
     return ResponseError(message)
 
 
+def _pack(args: tuple[Any, ...]) -> bytes:
+    try:
+        return hiredis.pack_command(args)
+    except UnicodeEncodeError:
+        # lone surrogates stand for bytes that were not UTF-8: send those bytes
+        return hiredis.pack_command(tuple(
+            a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args))
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")
@@ -124,7 +133,7 @@ class PipelinedClient:
             future.set_exception(protocol.lost or RedisConnectionError("not connected"))
             return future
         protocol.waiting.append(future)
-        protocol.transport.write(hiredis.pack_command(args))
+        protocol.transport.write(_pack(args))
         return future
 
     async def execute(self, *args: Any) -> Any:

@@ -124,10 +124,11 @@ class Outcome:
 def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Sequence[Outcome],
                      fetch: int) -> Eval:
     args = worker.argv(keys, now, fetch)
+    # surrogateescape: bytes that came in as lone surrogates (not UTF-8) go back as they were
     args.append(msgpack.packb([
         (o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
          -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay, 1 if o.lifo else 0)
-        for o in outcomes]))
+        for o in outcomes], unicode_errors="surrogateescape"))
     args.append("" if worker.max_metrics is None else worker.max_metrics)
     return Eval("move_to_finished", keys.finish_keys, args)
 

@@ -39,7 +39,7 @@ from .errors import (
     QueueCoreError,
     UnrecoverableError,
 )
-from .job import Job, cancelled_reason, now_ms
+from .job import Job, cancelled_reason, not_utf8_reason, now_ms
 from .limits import check_limiter
 from .options import encode_json, keep_jobs
 from .queue import Queue, worker_client_name
@@ -569,7 +569,10 @@ class Worker:
                 continue
             if self._listeners.get("active"):
                 self._emit("active", job, "waiting")
-            if job.deferred_failure:
+            not_utf8 = not_utf8_reason(job_id, raw)
+            if not_utf8 is not None:
+                self._settle(job, None, UnrecoverableError(not_utf8))
+            elif job.deferred_failure:
                 self._settle(job, None, UnrecoverableError(job.deferred_failure))
             elif job.cancel_reason is not None:  # cancelled, then recovered as stalled
                 self._settle(job, None, JobCancelledError(cancelled_reason(job.cancel_reason)))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from queuecore import ConnectionFailedError, Queue
+from queuecore import ConnectionFailedError, Job, Queue
 from queuecore.embedded import EmbeddedRedis
 
 from .helpers import Recorder, running_worker, wait_for
@@ -65,3 +65,77 @@ def test_worker_closed_while_waiting_for_redis_stops(own_server: EmbeddedRedis,
         rec = Recorder(worker, "error", "closed")
         wait_for(lambda: rec["error"], 10, what="the worker retrying")
     assert rec["closed"] == [()]
+
+
+# -- job hashes with bytes that are not UTF-8 ------------------------------------------------
+
+NOT_UTF8: dict[str, dict[bytes, bytes]] = {
+    "data": {b"name": b"n", b"data": b'{"text": "caf\xe9"}', b"opts": b"{}"},
+    "name": {b"name": b"r\xe9sum\xe9", b"data": b"{}", b"opts": b"{}"},
+    "opts": {b"name": b"n", b"data": b"{}", b"opts": b'{"attempts": 3, "x": "\xff"}'},
+}
+
+
+@pytest.mark.parametrize("field", list(NOT_UTF8))
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_job_hash_not_utf8_fails_that_job_only(redis_url: str, queue: Queue, queue_name: str,
+                                               field: str, kind: str) -> None:
+    raw = redis.Redis.from_url(redis_url)  # bytes in, bytes out
+    good = [queue.add("good", {"i": i}) for i in range(2)]
+    raw.hset(f"bull:{queue_name}:bad".encode(), mapping=NOT_UTF8[field])
+    raw.lpush(f"bull:{queue_name}:wait".encode(), b"bad")
+    good += [queue.add("good", {"i": i}) for i in range(2, 4)]
+    ran: list[str] = []
+
+    async def aprocess(job: Job) -> int:
+        ran.append(job.id)
+        return job.data["i"]
+
+    def process(job: Job) -> int:
+        ran.append(job.id)
+        return job.data["i"]
+
+    with running_worker(queue_name, aprocess if kind == "async" else process, redis_url,
+                        concurrency=5, drain_delay=0.5) as worker:
+        rec = Recorder(worker, "completed", "failed", "error")
+        wait_for(lambda: len(rec["completed"]) + len(rec["failed"]) >= 5, 10,
+                 what="every job finished")
+    assert rec["error"] == []
+    assert sorted(ran) == sorted(j.id for j in good)  # the bad one was not run
+    assert [args[0].id for args in rec["failed"]] == ["bad"]
+    assert queue.get_job_counts() == {"active": 0, "completed": 4, "delayed": 0, "failed": 1,
+                                      "prioritized": 0, "waiting": 0, "waiting-children": 0}
+    bad = queue.get_job("bad")
+    assert bad is not None and bad.failed_reason is not None
+    assert bad.failed_reason.startswith(f"job bad is not valid UTF-8 in {field!r}"), \
+        bad.failed_reason
+    assert bad.attempts_made == 1
+    # its bytes are as they were
+    assert raw.hget(f"bull:{queue_name}:bad".encode(), field.encode()) == \
+        NOT_UTF8[field][field.encode()]
+    for job in good:
+        assert queue.get_job(job.id).returnvalue == job.data["i"]  # type: ignore[union-attr]
+    raw.close()
+
+
+def test_stored_trace_not_utf8_goes_back_as_it_was(redis_url: str, queue: Queue,
+                                                   queue_name: str) -> None:
+    """Bytes outside the job's input (an earlier attempt's trace) do not stop
+    it: it runs, and what the worker writes back keeps those bytes."""
+    raw = redis.Redis.from_url(redis_url)
+    raw.hset(f"bull:{queue_name}:old".encode(), mapping={
+        b"name": b"n", b"data": b"{}", b"opts": b'{"attempts": 2}', b"atm": b"0",
+        b"stacktrace": b'["trace \xff"]'})
+    raw.lpush(f"bull:{queue_name}:wait".encode(), b"old")
+
+    def process(job: Job) -> None:
+        raise RuntimeError(f"attempt {job.attempts_made + 1}")
+
+    with running_worker(queue_name, process, redis_url, drain_delay=0.5) as worker:
+        rec = Recorder(worker, "failed", "error")
+        wait_for(lambda: len(rec["failed"]) >= 2, 10, what="two failed attempts")
+    assert rec["error"] == []
+    stack = raw.hget(f"bull:{queue_name}:old".encode(), b"stacktrace")
+    assert stack is not None and stack.startswith(b'["trace \xff",'), stack
+    assert raw.hget(f"bull:{queue_name}:old".encode(), b"failedReason") == b"attempt 2"
+    raw.close()
