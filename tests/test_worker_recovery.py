@@ -5,6 +5,7 @@ test's own (``own_server``), so the session server is untouched."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from queuecore import ConnectionFailedError, Job, Queue
+from queuecore import ConnectionFailedError, Job, Queue, lua_loader
 from queuecore.embedded import EmbeddedRedis
 
 from .helpers import Recorder, running_worker, wait_for
+from .proxy import CutProxy
 
 
 @pytest.fixture
@@ -139,3 +141,97 @@ def test_stored_trace_not_utf8_goes_back_as_it_was(redis_url: str, queue: Queue,
     assert stack is not None and stack.startswith(b'["trace \xff",'), stack
     assert raw.hget(f"bull:{queue_name}:old".encode(), b"failedReason") == b"attempt 2"
     raw.close()
+
+
+# -- a reply lost after the script ran ---------------------------------------------------
+
+
+def _events_of(r: redis.Redis, queue_name: str, job_id: str) -> list[str]:
+    return [f["event"] for _id, f in r.xrange(f"bull:{queue_name}:events", "-", "+")
+            if f.get("jobId") == job_id]
+
+
+@pytest.mark.parametrize("outcome", ["completed", "failed", "retried", "fetch"])
+def test_reply_lost_after_the_script_ran(redis_url: str, queue: Queue, queue_name: str,
+                                         r: redis.Redis, outcome: str) -> None:
+    """The connection is cut after move_to_finished (or move_to_active) ran in
+    Redis and before its reply arrived. The worker knows its own finished jobs
+    (no "missing lock" error, the right event, nothing applied twice) and
+    takes over the jobs that the lost reply fetched for it, long before their
+    locks would expire."""
+    script = "move_to_active" if outcome == "fetch" else "move_to_finished"
+    needle = lua_loader.load(script).sha.encode()
+
+    def process(job: Job) -> str:
+        if job.name == "a" and (outcome == "failed"
+                                or (outcome == "retried" and job.attempts_made == 0)):
+            raise RuntimeError(f"attempt {job.attempts_made + 1} of a")
+        return job.name
+
+    with CutProxy(int(redis_url.rsplit(":", 1)[1])) as proxy, \
+            running_worker(queue_name, process, proxy.url, lock_duration=20_000,
+                           drain_delay=0.5) as worker:
+        rec = Recorder(worker, "completed", "failed", "error")
+        queue.add("warm", {})  # every script is loaded: the armed one is an EVALSHA
+        wait_for(lambda: rec["completed"], 10, what="the warm-up job")
+        proxy.cut_after(needle)
+        names = ["a"] if outcome in ("retried", "fetch") else ["a", "b"]
+        jobs = queue.add_bulk([{"name": n, "data": {}, "opts": {"attempts": 2}
+                                if outcome == "retried" else {}} for n in names])
+        started = time.monotonic()
+        finals = 1 + len(jobs)
+        wait_for(lambda: len(rec["completed"]) + len(
+            [f for f in rec["failed"] if f[0].attempts_made >= f[0].attempts]) >= finals,
+            10, what="every job finished")
+        took = time.monotonic() - started
+    assert proxy.cuts == 1
+    assert took < 5, took  # not after the locks expired (20 s)
+    assert all(isinstance(args[0], ConnectionFailedError) for args in rec["error"]), \
+        rec["error"]
+    a = queue.get_job(jobs[0].id)
+    assert a is not None
+    if outcome == "failed":
+        assert [args[0].id for args in rec["failed"]] == [a.id]
+        assert a.get_state() == "failed" and a.attempts_made == 1
+        assert _events_of(r, queue_name, a.id).count("failed") == 1
+    else:
+        assert a.get_state() == "completed" and a.returnvalue == "a"
+        assert a.attempts_made == (2 if outcome == "retried" else 1)
+        assert _events_of(r, queue_name, a.id).count("completed") == 1
+        assert [args[0].id for args in rec["failed"]] == ([a.id] if outcome == "retried" else [])
+    assert sorted(args[0].id for args in rec["completed"]) == sorted(
+        j.id for j in queue.get_jobs("completed"))
+    assert queue.get_job_counts("active", "waiting", "delayed") == {
+        "active": 0, "waiting": 0, "delayed": 0}
+
+
+def test_lock_renewal_out_while_the_job_finishes_reports_no_lost_lock(
+        redis_url: str, queue: Queue, queue_name: str, r: redis.Redis) -> None:
+    """After a restart the script cache is empty: a lock renewal's EVALSHA
+    gets NOSCRIPT and its EVAL goes out after the finish of a job that
+    another client's EVAL had loaded. The renewal then finds that job's lock
+    gone: it finished, its lock was not lost."""
+    go = threading.Event()
+
+    def process(job: Job) -> str:
+        go.wait(10)
+        return "done"
+
+    renew = lua_loader.load("extend_locks")
+    finish = lua_loader.load("move_to_finished")
+    with CutProxy(int(redis_url.rsplit(":", 1)[1])) as proxy, \
+            running_worker(queue_name, process, proxy.url, lock_duration=1000,
+                           drain_delay=0.5) as worker:
+        rec = Recorder(worker, "completed", "error")
+        job = queue.add("a", {})
+        wait_for(lambda: job.get_state() == "active", 10, what="the job active")
+        time.sleep(0.5)  # the first renewals went through with the script loaded
+        r.script_flush()
+        r.script_load(finish.source)  # as another worker's EVAL would
+        proxy.hold_between(renew.sha.encode(), finish.sha.encode())
+        assert proxy.holding.wait(5), "no lock renewal was sent"
+        go.set()
+        wait_for(lambda: rec["completed"], 10, what="the job completed")
+        time.sleep(0.3)  # the renewal's reply has come back
+    assert job.get_state() == "completed"
+    assert rec["error"] == []
