@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import collections
 import json
-import os
 import random
 import signal
 import subprocess
@@ -89,7 +88,7 @@ def job_spec(i: int, rng: random.Random) -> dict[str, Any]:
 
 
 def worker_main(args: argparse.Namespace) -> int:
-    runs = open(args.log, "a", buffering=1)  # noqa: SIM115 - closed at exit
+    runs = open(args.log, "a", buffering=1)  # line by line: a SIGKILL loses no whole line
 
     async def process(job: Job) -> dict[str, int]:
         attempt = job.attempts_made + 1
@@ -121,9 +120,10 @@ class Workers:
     def spawn(self) -> None:
         self.started += 1
         log = self.logs / f"worker-{self.started}.log"
-        proc = subprocess.Popen([sys.executable, __file__, "worker", "--url", self.url,
-                                 "--log", str(log), "--concurrency", str(self.concurrency)],
-                                stdout=subprocess.DEVNULL, stderr=open(log.with_suffix(".err"), "w"))
+        with open(log.with_suffix(".err"), "w") as err:
+            proc = subprocess.Popen([sys.executable, __file__, "worker", "--url", self.url,
+                                     "--log", str(log), "--concurrency", str(self.concurrency)],
+                                    stdout=subprocess.DEVNULL, stderr=err)
         self.procs.append(proc)
 
     def kill_one(self, rng: random.Random) -> None:
@@ -285,19 +285,21 @@ def report(args: argparse.Namespace, client: redis.Redis, work: Path, acked: lis
     prefix = f"bull:{QUEUE}:"
     completed = set(client.zrange(prefix + "completed", 0, -1))
     failed = set(client.zrange(prefix + "failed", 0, -1))
-    pending = set(client.lrange(prefix + "wait", 0, -1)) | set(
-        client.lrange(prefix + "active", 0, -1)) | set(
-        client.zrange(prefix + "delayed", 0, -1)) | set(client.zrange(prefix + "prioritized", 0, -1))
-    exists: dict[str, bool] = {}
+    pending = (set(client.lrange(prefix + "wait", 0, -1))
+               | set(client.lrange(prefix + "active", 0, -1))
+               | set(client.zrange(prefix + "delayed", 0, -1))
+               | set(client.zrange(prefix + "prioritized", 0, -1)))
+    gone: list[str] = []  # acknowledged, and no hash left
+    wrong: list[str] = []
     for chunk in range(0, len(acked), 5000):
         ids = acked[chunk:chunk + 5000]
         pipe = client.pipeline()
         for job_id in ids:
-            pipe.hmget(prefix + job_id, "returnvalue", "failedReason", "atm")
-        for job_id, (value, reason, atm) in zip(ids, pipe.execute(), strict=True):
-            exists[job_id] = value is not None or reason is not None or atm is not None
-            if job_id in completed or job_id in failed:
-                exists[job_id] = True
+            pipe.hmget(prefix + job_id, "name", "returnvalue", "failedReason", "atm")
+        for job_id, (name, value, reason, atm) in zip(ids, pipe.execute(), strict=True):
+            if name is None:
+                gone.append(job_id)
+            elif job_id in completed or job_id in failed:
                 kind = kind_of(int(job_id[1:]))
                 expect_failed = kind == "doomed"
                 good = (job_id in failed) == expect_failed
@@ -307,7 +309,8 @@ def report(args: argparse.Namespace, client: redis.Redis, work: Path, acked: lis
                 if not good:
                     wrong.append(f"{job_id} ({kind}): returnvalue {value} reason {reason} "
                                  f"atm {atm}")
-    missing = [j for j in acked if j not in completed and j not in failed and j not in pending]
+    missing = sorted({j for j in acked if j not in completed and j not in failed
+                      and j not in pending} | set(gone))
     stuck = [j for j in acked if j in pending]
     reasons = collections.Counter()
     for job_id in failed:
@@ -346,8 +349,6 @@ def report(args: argparse.Namespace, client: redis.Redis, work: Path, acked: lis
     print("  OK" if ok else "  FAILED")
     return 0 if ok else 1
 
-
-wrong: list[str] = []
 
 
 def main() -> int:
