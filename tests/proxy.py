@@ -22,6 +22,7 @@ class CutProxy:
         self._armed: bytes | None = None
         self._hold: tuple[bytes, bytes] | None = None
         self.holding = threading.Event()  # a held command is waiting
+        self.cutting = threading.Event()  # the armed command went through
         self._lock = threading.Lock()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
@@ -75,6 +76,7 @@ class CutProxy:
                     if hit:
                         self._armed = None
                         state["dropping"] = True  # before its reply can come back
+                        self.cutting.set()
                 upstream.sendall(data)
                 if hit:
                     time.sleep(self.hold)

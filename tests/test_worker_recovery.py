@@ -235,3 +235,23 @@ def test_lock_renewal_out_while_the_job_finishes_reports_no_lost_lock(
         time.sleep(0.3)  # the renewal's reply has come back
     assert job.get_state() == "completed"
     assert rec["error"] == []
+
+
+def test_jobs_of_a_lost_fetch_go_back_to_wait_when_the_worker_closes(
+        redis_url: str, queue: Queue, queue_name: str, r: redis.Redis) -> None:
+    needle = lua_loader.load("move_to_active").sha.encode()
+    with CutProxy(int(redis_url.rsplit(":", 1)[1])) as proxy, \
+            running_worker(queue_name, lambda job: job.name, proxy.url, lock_duration=20_000,
+                           drain_delay=0.5) as worker:
+        rec = Recorder(worker, "completed", "error", "closed")
+        queue.add("warm", {})
+        wait_for(lambda: rec["completed"], 10, what="the warm-up job")
+        proxy.cut_after(needle)
+        job = queue.add("a", {})
+        assert proxy.cutting.wait(10), "no fetch went out"
+        worker.close(timeout=10)  # while the fetch's reply is being lost
+    assert rec["closed"] == [()]
+    assert [args[0].id for args in rec["completed"]] != [job.id]
+    assert job.get_state() == "waiting"
+    assert not r.exists(f"bull:{queue_name}:{job.id}:lock")
+    assert _events_of(r, queue_name, job.id)[-2:] == ["active", "waiting"]
