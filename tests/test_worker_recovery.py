@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from queuecore import ConnectionFailedError, Job, Queue, lua_loader
+from queuecore import ConnectionFailedError, Job, Queue, RateLimitError, lua_loader
 from queuecore.embedded import EmbeddedRedis
 
 from .helpers import Recorder, running_worker, wait_for
@@ -151,7 +151,7 @@ def _events_of(r: redis.Redis, queue_name: str, job_id: str) -> list[str]:
             if f.get("jobId") == job_id]
 
 
-@pytest.mark.parametrize("outcome", ["completed", "failed", "retried", "fetch"])
+@pytest.mark.parametrize("outcome", ["completed", "failed", "retried", "given-back", "fetch"])
 def test_reply_lost_after_the_script_ran(redis_url: str, queue: Queue, queue_name: str,
                                          r: redis.Redis, outcome: str) -> None:
     """The connection is cut after move_to_finished (or move_to_active) ran in
@@ -161,8 +161,12 @@ def test_reply_lost_after_the_script_ran(redis_url: str, queue: Queue, queue_nam
     locks would expire."""
     script = "move_to_active" if outcome == "fetch" else "move_to_finished"
     needle = lua_loader.load(script).sha.encode()
+    given_back: list[str] = []
 
     def process(job: Job) -> str:
+        if outcome == "given-back" and job.name == "a" and not given_back:
+            given_back.append(job.id)
+            raise RateLimitError()  # back to wait, no attempt counted
         if job.name == "a" and (outcome == "failed"
                                 or (outcome == "retried" and job.attempts_made == 0)):
             raise RuntimeError(f"attempt {job.attempts_made + 1} of a")
@@ -175,7 +179,7 @@ def test_reply_lost_after_the_script_ran(redis_url: str, queue: Queue, queue_nam
         queue.add("warm", {})  # every script is loaded: the armed one is an EVALSHA
         wait_for(lambda: rec["completed"], 10, what="the warm-up job")
         proxy.cut_after(needle)
-        names = ["a"] if outcome in ("retried", "fetch") else ["a", "b"]
+        names = ["a"] if outcome in ("retried", "given-back", "fetch") else ["a", "b"]
         jobs = queue.add_bulk([{"name": n, "data": {}, "opts": {"attempts": 2}
                                 if outcome == "retried" else {}} for n in names])
         started = time.monotonic()
