@@ -140,7 +140,7 @@ class Workers:
             if proc.poll() is not None:
                 self.procs.remove(proc)
                 self.unasked.append(f"pid {proc.pid} exited with {proc.returncode} "
-                                    f"({proc.args[5]})")  # type: ignore[index]
+                                    f"({proc.args[6]})")  # type: ignore[index]
                 self.spawn()
 
     def stop(self) -> list[int | None]:
