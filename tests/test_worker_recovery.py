@@ -259,3 +259,27 @@ def test_jobs_of_a_lost_fetch_go_back_to_wait_when_the_worker_closes(
     assert job.get_state() == "waiting"
     assert not r.exists(f"bull:{queue_name}:{job.id}:lock")
     assert _events_of(r, queue_name, job.id)[-2:] == ["active", "waiting"]
+
+
+def test_job_id_not_utf8_runs_and_keeps_its_bytes(redis_url: str, queue: Queue,
+                                                 queue_name: str) -> None:
+    """An id is no input of the processor: the job runs, its lock is renewed
+    and it completes under the same bytes."""
+    raw = redis.Redis.from_url(redis_url)
+    prefix = f"bull:{queue_name}:".encode()
+    raw.hset(prefix + b"id\xff", mapping={b"name": b"n", b"data": b"{}", b"opts": b"{}"})
+    raw.lpush(prefix + b"wait", b"id\xff")
+
+    def process(job: Job) -> str:
+        time.sleep(0.8)  # a few lock renewals (every 250 ms) carry the id
+        return "ok"
+
+    with running_worker(queue_name, process, redis_url, lock_duration=1000,
+                        drain_delay=0.5) as worker:
+        rec = Recorder(worker, "completed", "error")
+        wait_for(lambda: rec["completed"], 10, what="the job completed")
+    assert rec["error"] == []
+    assert raw.zrange(prefix + b"completed", 0, -1) == [b"id\xff"]
+    assert raw.hget(prefix + b"id\xff", b"returnvalue") == b'"ok"'
+    assert not raw.exists(prefix + b"id\xff:lock")
+    raw.close()
