@@ -80,7 +80,7 @@ for _, o in ipairs(outcomes) do
     code = releaseLock(jobKey, jobId, token, k.stalled)
   end
   if (code == -1 or code == -2 or code == -6) and #o[11] == 3
-      and alreadyFinished(jobKey, jobId, kind, o[6], o[11], k.active, w.tokenBase) then
+      and alreadyFinished(jobKey, jobId, kind, o[6], o[11], k.active) then
     code = 1
   end
   if code == 0 then
