@@ -103,6 +103,7 @@ def worker_main(args: argparse.Namespace) -> int:
                     drain_delay=1.0)
     worker.on("error", lambda exc: runs.write(f"error {type(exc).__name__} {exc}\n"))
     signal.signal(signal.SIGTERM, lambda *_: worker.close())
+    runs.write("ready\n")  # from here a SIGTERM is a clean stop
     worker.run()
     runs.write("closed\n")
     return 0
@@ -114,6 +115,7 @@ class Workers:
     def __init__(self, url: str, concurrency: int, logs: Path) -> None:
         self.url, self.concurrency, self.logs = url, concurrency, logs
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.log_of: dict[int, Path] = {}
         self.started = self.killed = 0
         self.unasked: list[str] = []
 
@@ -125,6 +127,7 @@ class Workers:
                                      "--log", str(log), "--concurrency", str(self.concurrency)],
                                     stdout=subprocess.DEVNULL, stderr=err)
         self.procs.append(proc)
+        self.log_of[proc.pid] = log
 
     def kill_one(self, rng: random.Random) -> None:
         self.check()
@@ -140,12 +143,19 @@ class Workers:
             if proc.poll() is not None:
                 self.procs.remove(proc)
                 self.unasked.append(f"pid {proc.pid} exited with {proc.returncode} "
-                                    f"({proc.args[6]})")  # type: ignore[index]
+                                    f"({self.log_of[proc.pid].name})")
                 self.spawn()
+
+    def ready(self, proc: subprocess.Popen[bytes]) -> bool:
+        log = self.log_of[proc.pid]
+        return log.exists() and "ready\n" in log.read_text(errors="replace")
 
     def stop(self) -> list[int | None]:
         self.check()
-        for proc in self.procs:
+        deadline = time.monotonic() + 30
+        for proc in self.procs:  # a SIGTERM before its handler is set is no clean stop
+            while not self.ready(proc) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
             proc.terminate()
         codes = []
         for proc in self.procs:
@@ -342,7 +352,7 @@ def report(args: argparse.Namespace, client: redis.Redis, work: Path, acked: lis
     print(f"  re-runs           {reruns} attempts run again ({rerun_jobs} jobs), "
           "after a SIGKILL took their worker")
     print(f"  unasked deaths    {len(workers.unasked)} {workers.unasked[:5]}")
-    print(f"  stops not clean   {len(bad_stops)} (exit codes after the final SIGTERM)")
+    print(f"  stops not clean   {len(bad_stops)} {bad_stops} (exit codes after the final SIGTERM)")
     print(f"  worker errors     {dict(errors.most_common())}")
     print(f"  throughput        {len(acked) / total_s:.0f} jobs/s overall")
     ok = not (missing or stuck or wrong or workers.unasked or bad_stops)
