@@ -127,12 +127,14 @@ class Outcome:
 def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Sequence[Outcome],
                      fetch: int) -> Eval:
     args = worker.argv(keys, now, fetch)
-    # surrogateescape: bytes that came in as lone surrogates (not UTF-8) go back as they were
-    args.append(msgpack.packb([
-        (o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
-         -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay, 1 if o.lifo else 0,
-         o.resent or ())
-        for o in outcomes], unicode_errors="surrogateescape"))
+    packed = [(o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
+               -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay,
+               1 if o.lifo else 0, o.resent or ()) for o in outcomes]
+    try:
+        args.append(msgpack.packb(packed))
+    except UnicodeEncodeError:
+        # lone surrogates stand for bytes that were not UTF-8: they go back as they came
+        args.append(msgpack.packb(packed, unicode_errors="surrogateescape"))
     args.append("" if worker.max_metrics is None else worker.max_metrics)
     return Eval("move_to_finished", keys.finish_keys, args)
 
