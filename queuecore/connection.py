@@ -83,7 +83,9 @@ class HiredisConnection(redis.asyncio.Connection):
             args = (*first.split(), *args[1:])
         try:
             return [hiredis.pack_command(args)]
-        except TypeError:  # a type hiredis does not take: let redis-py say what
+        except (TypeError, UnicodeEncodeError):
+            # a type hiredis does not take (redis-py says what), or lone
+            # surrogates, which redis-py's encoder writes back as their bytes
             return super().pack_command(*args)
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:

@@ -36,6 +36,26 @@ def cancelled_reason(reason: str) -> str:
     return f"cancelled: {reason}" if reason else "cancelled"
 
 
+INPUT_FIELDS = ("name", "data", "opts")  # what a processor is given to work on
+
+
+def not_utf8_reason(job_id: str, raw: dict[str, str]) -> str | None:
+    """Why a job cannot be run when bytes of its name, data or opts are not
+    UTF-8 (replies decode them as lone surrogates); None when they are."""
+    for field in INPUT_FIELDS:
+        value = raw.get(field)
+        if value is None or value.isascii():
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            stored = value.encode("utf-8", "surrogateescape")
+            at = len(value[:exc.start].encode("utf-8", "surrogateescape"))
+            return (f"job {job_id} is not valid UTF-8 in {field!r} (byte 0x{stored[at]:02x} "
+                    f"at offset {at}); it was not run")
+    return None
+
+
 def _json(value: str) -> Any:
     try:
         return json.loads(value)

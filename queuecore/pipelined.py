@@ -32,6 +32,15 @@ def _error(reply: hiredis.ReplyError) -> Exception:
     return ResponseError(message)
 
 
+def _pack(args: tuple[Any, ...]) -> bytes:
+    try:
+        return hiredis.pack_command(args)
+    except UnicodeEncodeError:
+        # lone surrogates stand for bytes that were not UTF-8: send those bytes
+        return hiredis.pack_command(tuple(
+            a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args))
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")
@@ -97,8 +106,11 @@ class PipelinedClient:
         protocol = self._protocol
         if protocol is not None and protocol.lost is None:
             return protocol
+        if self._connecting is not None and self._connecting.done():
+            self._connecting = None  # failed with nobody waiting: try afresh
         if self._connecting is None:  # one connect for all the callers waiting on it
             self._connecting = asyncio.ensure_future(self._connect())
+            self._connecting.add_done_callback(self._connected)
         try:
             protocol = await asyncio.shield(self._connecting)
         finally:
@@ -107,6 +119,13 @@ class PipelinedClient:
         self._protocol = protocol
         return protocol
 
+    def _connected(self, task: asyncio.Future[_Protocol]) -> None:
+        # Its callers may all have been cancelled before it ended: keep the
+        # connection, and retrieve the error (else asyncio logs "Task
+        # exception was never retrieved").
+        if not task.cancelled() and task.exception() is None:
+            self._protocol = task.result()
+
     @staticmethod
     def _send(protocol: _Protocol, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -114,7 +133,7 @@ class PipelinedClient:
             future.set_exception(protocol.lost or RedisConnectionError("not connected"))
             return future
         protocol.waiting.append(future)
-        protocol.transport.write(hiredis.pack_command(args))
+        protocol.transport.write(_pack(args))
         return future
 
     async def execute(self, *args: Any) -> Any:
@@ -124,6 +143,9 @@ class PipelinedClient:
         return await self._send(protocol, args)
 
     async def aclose(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None

@@ -119,15 +119,22 @@ class Outcome:
     attempts: int = 0
     delay: int = 0
     lifo: bool = False
+    # sent again after a lost reply: (atm, ats, stc) as the job was fetched,
+    # so the script can tell that the lost call finished it already
+    resent: tuple[int, int, int] | None = None
 
 
 def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Sequence[Outcome],
                      fetch: int) -> Eval:
     args = worker.argv(keys, now, fetch)
-    args.append(msgpack.packb([
-        (o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
-         -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay, 1 if o.lifo else 0)
-        for o in outcomes]))
+    packed = [(o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
+               -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay,
+               1 if o.lifo else 0, o.resent or ()) for o in outcomes]
+    try:
+        args.append(msgpack.packb(packed))
+    except UnicodeEncodeError:
+        # lone surrogates stand for bytes that were not UTF-8: they go back as they came
+        args.append(msgpack.packb(packed, unicode_errors="surrogateescape"))
     args.append("" if worker.max_metrics is None else worker.max_metrics)
     return Eval("move_to_finished", keys.finish_keys, args)
 
@@ -145,6 +152,22 @@ def parse_fetched(reply: list[Any], token_start: int, worker: WorkerArgs,
         raw = dict(zip(flat[::2], flat[1::2], strict=True))
         result.jobs.append((reply[i], raw, worker.token(token_start, (i - 2) // 2)))
     return result
+
+
+def recover_fetched(keys: QueueKeys, worker: WorkerArgs,
+                    lost: Sequence[tuple[int, int]]) -> Eval:
+    """The jobs fetched for ``worker`` by calls whose replies were lost:
+    ``lost`` holds each call's (first token number, jobs it could fetch)."""
+    return Eval("recover_fetched", [keys["active"]],
+                [keys.base, worker.token_base, *(n for pair in lost for n in pair)])
+
+
+def parse_recovered(reply: list[Any]) -> list[tuple[str, dict[str, str], str]]:
+    jobs = []
+    for i in range(0, len(reply), 3):
+        flat = reply[i + 2]
+        jobs.append((reply[i], dict(zip(flat[::2], flat[1::2], strict=True)), reply[i + 1]))
+    return jobs
 
 
 def move_job_to_wait(keys: QueueKeys, job_id: str, token: str) -> Eval:

@@ -36,10 +36,11 @@ from .errors import (
     ConnectionFailedError,
     InvalidOptionError,
     JobCancelledError,
+    LockError,
     QueueCoreError,
     UnrecoverableError,
 )
-from .job import Job, cancelled_reason, now_ms
+from .job import Job, cancelled_reason, not_utf8_reason, now_ms
 from .limits import check_limiter
 from .options import encode_json, keep_jobs
 from .queue import Queue, worker_client_name
@@ -210,6 +211,9 @@ class Worker:
         self._active: dict[str, Job] = {}  # job id -> job being processed
         self._pending: list[tuple[scripts.Outcome, Job, Any]] = []
         self._released: set[str] = set()  # given back by release_active(): outcomes dropped
+        # (first token, count) of fetching calls whose replies were lost: the
+        # jobs they fetched are locked with this worker's tokens, to take over
+        self._lost: list[tuple[int, int]] = []
         self._closing = False
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -336,11 +340,17 @@ class Worker:
         next_delayed = 0
         retry_delay = 0.1
         limit_until = 0.0
+        registered = False
         assert self._wake is not None
-        # Ping so that the registering name is set before the first job.
-        await self._blocking.ping()
         while not self._closing:
             try:
+                if not registered:
+                    # Ping so that the registering name is set before the first job;
+                    # inside the retry: a worker started before Redis waits for it.
+                    await self._blocking.ping()
+                    registered = True
+                if self._lost:
+                    await self._recover_lost()
                 free = self.concurrency - len(self._active)
                 asked = 0  # jobs asked for: only an empty answer to a fetch means drained
                 if self._pending:
@@ -443,8 +453,30 @@ class Worker:
 
     async def _fetch(self, count: int) -> scripts.Fetched:
         start = self._args.token_counter
-        reply = await self._call(scripts.move_to_active(self.keys, self._args, now_ms(), count))
+        try:
+            reply = await self._call(scripts.move_to_active(self.keys, self._args, now_ms(),
+                                                            count))
+        except BaseException:
+            self._lost.append((start, count))  # it may have run: look for its jobs
+            raise
         return scripts.parse_fetched(reply, start, self._args)
+
+    async def _recover_lost(self, give_back: bool = False) -> None:
+        """Take over the jobs that calls with lost replies fetched: they are
+        active, locked with this worker's tokens, and would otherwise wait for
+        their locks to expire. Runs before any other fetch, so they fit in
+        the slots those calls were filling; when closing, gives them back."""
+        reply = await self._call(scripts.recover_fetched(self.keys, self._args, self._lost))
+        self._lost.clear()
+        jobs = [job for job in scripts.parse_recovered(reply) if job[0] not in self._active]
+        if give_back:
+            for job_id, _raw, token in jobs:
+                await self._call(scripts.move_job_to_wait(self.keys, job_id, token))
+        elif jobs:
+            logger.warning("worker %s: took over %d job(s) fetched by a call whose reply was "
+                           "lost: %s", self.keys.qualified, len(jobs),
+                           ", ".join(job[0] for job in jobs))
+            self._start_jobs(jobs)
 
     async def _finish(self, batch: list[tuple[scripts.Outcome, Job, Any]],
                       fetch: int) -> scripts.Fetched:
@@ -454,7 +486,15 @@ class Worker:
             reply = await self._call(scripts.move_to_finished(
                 self.keys, self._args, now, [o for o, _, _ in batch], fetch))
         except BaseException:
-            self._pending[:0] = batch  # keep them for the next try: nothing is lost
+            # Keep them for the next try: nothing is lost. The call may have
+            # run (reply lost): the resend tells the script what to look for.
+            for outcome, job, _ in batch:
+                if outcome.resent is None:
+                    outcome.resent = (job.attempts_made, job.attempts_started,
+                                      job.stalled_counter)
+            self._pending[:0] = batch
+            if fetch:
+                self._lost.append((start, fetch))
             raise
         fetched = scripts.parse_fetched(reply, start, self._args, with_codes=True)
         for code, (outcome, job, result) in zip(fetched.codes, batch, strict=True):
@@ -489,8 +529,12 @@ class Worker:
             return
         locks = [(job.id, job.token) for job in self._active.values() if job.token]
         lost = await self._call(scripts.extend_locks(self.keys, self.lock_duration, locks))
+        sent = dict(locks)
         for job_id in lost:
-            self._emit("error", RuntimeError(f"lock of job {job_id} was lost"))
+            job = self._active.get(job_id)
+            if job is None or job.token != sent[job_id]:
+                continue  # it finished (or was given back) while the call was out
+            self._emit("error", LockError(f"lock of job {job_id} was lost", -2))
         await self._check_cancelled()
 
     # -- cancellation ----------------------------------------------------------------
@@ -565,7 +609,10 @@ class Worker:
                 continue
             if self._listeners.get("active"):
                 self._emit("active", job, "waiting")
-            if job.deferred_failure:
+            not_utf8 = not_utf8_reason(job_id, raw)
+            if not_utf8 is not None:
+                self._settle(job, None, UnrecoverableError(not_utf8))
+            elif job.deferred_failure:
                 self._settle(job, None, UnrecoverableError(job.deferred_failure))
             elif job.cancel_reason is not None:  # cancelled, then recovered as stalled
                 self._settle(job, None, JobCancelledError(cancelled_reason(job.cancel_reason)))
@@ -732,6 +779,9 @@ class Worker:
     async def _shutdown(self) -> None:
         # Let running attempts end, then report them (fetching nothing more).
         assert self._wake is not None
+        if self._lost:
+            with contextlib.suppress(ConnectionFailedError, RedisError, OSError):
+                await self._recover_lost(give_back=True)
         while self._active or self._pending:
             if self._pending:
                 batch, self._pending = self._pending, []

@@ -114,3 +114,29 @@ def test_password_and_database_from_the_url(redis_url: str, r: redis.Redis,
         admin = redis.Redis.from_url(redis_url, password="s3cret")
         admin.config_set("requirepass", "")
         admin.close()
+
+
+def test_a_caller_that_gives_up_during_a_failed_connect_leaves_no_stray_error() -> None:
+    """A connect that fails after its only caller was cancelled (a worker
+    stopping while Redis is down) is not logged as "Task exception was never
+    retrieved"."""
+    import gc
+
+    from queuecore.embedded import free_port
+    from queuecore.pipelined import PipelinedClient
+
+    seen: list[dict[str, object]] = []
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: seen.append(ctx))
+        client = PipelinedClient("127.0.0.1", free_port())
+        caller = asyncio.ensure_future(client.execute("PING"))
+        await asyncio.sleep(0)  # the connect has started
+        caller.cancel()
+        await asyncio.sleep(0.2)  # ... and failed, with nobody waiting
+        del client, caller
+        gc.collect()
+
+    run(main())
+    gc.collect()
+    assert [ctx.get("message") for ctx in seen] == []

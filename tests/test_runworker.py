@@ -164,3 +164,16 @@ def test_processors_in_an_apps_jobs_py_are_found(runworker: Any, redis_url: str,
     assert failed is not None and failed.failed_reason == (
         f"no processor for jobs named 'farewell' in queue {queue.name!r} (known: greet)")
     queue.obliterate(force=True)
+
+
+def test_exits_non_zero_when_a_worker_dies_of_an_error(names: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    # a URL whose port cannot be used: each worker dies at start (ValueError)
+    env = dict(os.environ, QUEUECORE_REDIS_URL="redis://127.0.0.1:99999",
+               QUEUECORE_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="tests.runworker_settings",
+               **names)
+    proc = subprocess.run([sys.executable, "manage.py", "runworker", names["RW_FAST"]],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0, proc.stderr
+    assert f"worker of queue {names['RW_FAST']} died" in proc.stderr, proc.stderr
+    assert "Port out of range" in proc.stderr, proc.stderr

@@ -14,13 +14,16 @@
         10: msgpack array with one array per job: job id, lock token, kind
         (c/f/r/d/w), return value JSON or failed reason, stack trace JSON or "",
         keep count (-1 all, 0 none, n), keep age (s) or -1, attempts, backoff
-        delay (ms), lifo (0/1)
+        delay (ms), lifo (0/1), and for an outcome sent again because the
+        reply to the call that carried it was lost: {atm, ats, stc} as the
+        job was fetched (else an empty array)
         11: max metrics data points, or "" (no metrics)
   Returns: {codes, rate limit ttl, next delayed due, jobId1, jobHash1, ...}
     codes has one entry per finished job: 0 done, -1 job missing, -2 lock
     missing, -3 job not in active, -4 completing a parent with pending
     children, -6 lock held by another token, -9 completing a parent with
-    failed children (-4 and -9 leave the job active and locked).
+    failed children (-4 and -9 leave the job active and locked), 1 a
+    resent outcome that the lost call had applied already (nothing done).
   Flows: a child's final outcome updates its parent (includes/update_parent),
          which may release the parent in its own queue.
   Deduplication: a final finish frees the job's key <q>:de:<deid> and adds
@@ -51,6 +54,7 @@ local rcall = redis.call
 --- @include "finish_deduplication"
 --- @include "collect_metrics"
 --- @include "put_back_in_wait"
+--- @include "already_finished"
 
 local k = workerKeys()
 local w = workerArgs()
@@ -74,6 +78,10 @@ for _, o in ipairs(outcomes) do
     code = rcall("EXISTS", jobKey .. ":dependencies") == 1 and -4 or -9
   else
     code = releaseLock(jobKey, jobId, token, k.stalled)
+  end
+  if (code == -1 or code == -2 or code == -6) and #o[11] == 3
+      and alreadyFinished(jobKey, jobId, kind, o[6], o[11], k.active) then
+    code = 1
   end
   if code == 0 then
     if kind ~= "c" and kind ~= "w" then

@@ -9,6 +9,7 @@ the unfinished jobs back to wait (nothing is lost) and exits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -98,8 +99,10 @@ class Command(BaseCommand):
                    "timeout": options["timeout"] or None} if options["sandboxed"] else {}
         workers = [self.make_worker(name, options["concurrency"], limiter, sandbox)
                    for name in names]
-        asyncio.run(self.run(workers, options["max_jobs"], options["max_time"],
-                             options["grace"]))
+        died = asyncio.run(self.run(workers, options["max_jobs"], options["max_time"],
+                                    options["grace"]))
+        if died:  # exit non-zero: a process manager should see it and restart us
+            raise CommandError("; ".join(died))
 
     def setup_logging(self, level: str, fmt: str) -> None:
         handler = logging.StreamHandler(self.stderr._out)  # type: ignore[attr-defined]
@@ -160,7 +163,8 @@ class Command(BaseCommand):
             extra=fields(job, outcome="failed", duration_ms=took(job), error=str(error))))
 
     async def run(self, workers: list[Worker], max_jobs: int, max_time: float,
-                  grace: float) -> None:
+                  grace: float) -> list[str]:
+        """Run until a stop is asked or a worker dies; returns how workers died."""
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         forced = asyncio.Event()
@@ -192,6 +196,20 @@ class Command(BaseCommand):
         names = ", ".join(f"{w.queue.name} (concurrency {w.concurrency})" for w in workers)
         logger.info("worker %s pid %d running %s", socket.gethostname(), os.getpid(), names)
         runs = [asyncio.ensure_future(w.arun()) for w in workers]
+        died: list[str] = []
+
+        def ended(worker: Worker, run: asyncio.Future[None]) -> None:
+            # a worker that ends without being asked to died: stop the others
+            if run.cancelled() or (run.exception() is None and stopping.is_set()):
+                return
+            error = run.exception()
+            why = f"{type(error).__name__}: {error}" if error else "it stopped by itself"
+            died.append(f"worker of queue {worker.queue.name} died ({why})")
+            logger.error("%s", died[-1], exc_info=error)
+            stop(died[-1])
+
+        for worker, run in zip(workers, runs, strict=True):
+            run.add_done_callback(functools.partial(ended, worker))
         everything = asyncio.ensure_future(asyncio.gather(*runs, return_exceptions=True))
         stop_requested = asyncio.ensure_future(stopping.wait())
         await asyncio.wait([everything, stop_requested], return_when=asyncio.FIRST_COMPLETED)
@@ -210,3 +228,4 @@ class Command(BaseCommand):
             await asyncio.wait([everything], timeout=10)
         force.cancel()
         logger.info("stopped")
+        return died
