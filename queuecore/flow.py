@@ -20,6 +20,7 @@ from . import scripts
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError
 from .job import Job
+from .options import shown
 from .queue import Queue
 
 NODE_KEYS = {"name", "queue_name", "data", "opts", "children", "prefix"}
@@ -77,7 +78,7 @@ class FlowProducer:
 
     def _plan(self, node: Any, parent: _Planned | None, where: str) -> _Planned:
         if not isinstance(node, dict):
-            raise InvalidOptionError(f"flow node {where} must be a dict, not {node!r}")
+            raise InvalidOptionError(f"flow node {where} must be a dict, not {shown(node)}")
         unknown = set(node) - NODE_KEYS
         if unknown:
             raise InvalidOptionError(
