@@ -1,0 +1,40 @@
+"""What the server holds, byte for byte: to show that a refused call changed nothing.
+
+Values are compared, not DUMP payloads: reading a large hash may rehash it
+(Valkey 8), which reorders its DUMP without changing a byte of its contents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+_READ = {
+    b"string": lambda pipe, key: pipe.get(key),
+    b"hash": lambda pipe, key: pipe.hgetall(key),
+    b"list": lambda pipe, key: pipe.lrange(key, 0, -1),
+    b"set": lambda pipe, key: pipe.smembers(key),
+    b"zset": lambda pipe, key: pipe.zrange(key, 0, -1, withscores=True),
+    b"stream": lambda pipe, key: pipe.xrange(key),
+}
+
+
+def snapshot(url: str, pattern: str = "*") -> dict[bytes, tuple[bytes, Any, bool]]:
+    """Every key matching ``pattern``: its type, its contents (as bytes) and
+    whether it expires (a TTL that merely ticks down is not a change)."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = sorted(client.scan_iter(match=pattern, count=1000))
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.type(key)
+            pipe.pttl(key)
+        meta = pipe.execute()
+        pipe = client.pipeline(transaction=False)
+        for i, key in enumerate(keys):
+            _READ[meta[2 * i]](pipe, key)
+        values = pipe.execute()
+    finally:
+        client.close()
+    return {key: (meta[2 * i], values[i], meta[2 * i + 1] >= 0) for i, key in enumerate(keys)}
