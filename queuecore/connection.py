@@ -346,8 +346,9 @@ def redis_error(exc: Exception, request: Request) -> QueueCoreError:
         cls, text = OutOfMemoryError, f"OOM {text}"
     elif isinstance(exc, RedisReadOnlyError):
         cls, text = ReadOnlyError, f"READONLY {text}"
-    else:
-        cls = REDIS_ERROR_PREFIXES.get(text.partition(" ")[0], RedisCommandError)
+    else:  # in a pipeline: "Command # 1 (...) of pipeline caused error: [('] WRONGTYPE ..."
+        word = text.rpartition("caused error: ")[2].lstrip("('\"").partition(" ")[0]
+        cls = REDIS_ERROR_PREFIXES.get(word, RedisCommandError)
     return cls(f"Redis refused {what}: {text}", what)
 
 

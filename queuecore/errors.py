@@ -66,6 +66,9 @@ class RedisCommandError(QueueCoreError, redis.exceptions.RedisError):
         super().__init__(message)
         self.command = command
 
+    def __repr__(self) -> str:  # not redis-py's "server:ClassName"
+        return f"{type(self).__name__}({str(self)!r})"
+
 
 class WrongTypeError(RedisCommandError):
     """A key holds another type of value than BullMQ's layout has there
