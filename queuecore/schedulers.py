@@ -146,6 +146,7 @@ def _template(queue: Queue, scheduler_id: str, template: Any
     name = template.get("name") or scheduler_id
     if not isinstance(name, str):
         raise InvalidOptionError(f"template name must be a string, not {name!r}")
+    job_options.check_text(name, "template name")
     data = template.get("data")
     opts = template.get("opts") or {}
     if not isinstance(opts, dict):
@@ -178,7 +179,7 @@ def _pattern_next(spec: RepeatSpec, now: int) -> int | None:
 def _check_id(scheduler_id: Any) -> str:
     if not isinstance(scheduler_id, str) or not scheduler_id:
         raise InvalidOptionError(f"scheduler id must be a non-empty string, not {scheduler_id!r}")
-    return scheduler_id
+    return job_options.check_text(scheduler_id, "scheduler id")
 
 
 def upsert(queue: Queue, scheduler_id: str, repeat: Any, template: Any = None) -> Op[Job]:

@@ -129,6 +129,18 @@ def test_values_that_crashed_are_refused(queue: Queue, refused: Callable[..., An
     refused(error, lambda: call(queue), match)
 
 
+@pytest.mark.parametrize(("scheduler_id", "template", "match"), [
+    ("s\ud800", {}, "scheduler id is not valid Unicode"),
+    ("nightly", {"name": "\udcff"}, "template name is not valid Unicode"),
+    ("nightly", {"data": "\udcff"}, "template data is not valid Unicode"),
+])
+def test_schedulers_refuse_lone_surrogates(queue: Queue, refused: Callable[..., Any],
+                                           scheduler_id: str, template: dict[str, Any],
+                                           match: str) -> None:
+    refused(QueueCoreError, lambda: queue.upsert_job_scheduler(
+        scheduler_id, {"every": 60000}, template), match)
+
+
 def test_the_largest_exact_integers_are_stored_exactly(queue: Queue) -> None:
     job = queue.add("x", timestamp=MAX_SAFE_INTEGER, attempts=MAX_SAFE_INTEGER,
                     delay=MAX_SAFE_INTEGER)
