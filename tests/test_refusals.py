@@ -217,7 +217,6 @@ def test_a_child_of_another_parent_writes_nothing(queue: Queue,
     ("delayed", "a string", {"delay": 5000}),
     ("marker", "a string", {}),
     ("events", "a string", {}),
-    ("active", "a string", {}),
     ("id", "not a number", {}),
     ("pc", "abc", {"priority": 1}),
     ("de:user-7", ["a", "list"], {"deduplication": {"id": "user-7"}}),
@@ -238,6 +237,18 @@ def test_a_broken_key_fails_the_add_before_it_writes(
         r.delete(key)  # so that the fixture can obliterate the queue
     assert "nothing was added" in str(error)
     assert error.__cause__ is not None  # redis-py's error, kept
+
+
+def test_a_broken_active_list_fails_the_add_under_global_concurrency(
+        queue: Queue, r: redis.Redis, refused: Callable[..., Any]) -> None:
+    queue.add("first")
+    r.set(queue.keys["active"], "broken")
+    try:
+        assert queue.add("not-counted")  # without a global limit add never reads it
+        queue.set_global_concurrency(5)  # now the add counts the active jobs
+        refused(WrongTypeError, lambda: queue.add("x"), queue.keys["active"])
+    finally:
+        r.delete(queue.keys["active"])
 
 
 @pytest.mark.parametrize("field", ["opts.maxLenEvents", "concurrency"])

@@ -39,40 +39,38 @@ local function checkType(key, wanted)
   return nil
 end
 
--- A counter that INCR must be able to increment (within 2^53, as Lua reads it).
+-- A counter that INCR must be able to increment (within 2^53, as Lua reads
+-- it). The GET checks the type too.
 local function checkCounter(key)
-  local err = checkType(key, "string")
-  if err or typeOf(key) == "none" then
-    return err
+  local value = redis.pcall("GET", key)
+  if type(value) == "table" and value.err then
+    return wrongType(key, typeOf(key), "string")
   end
-  local value = rcall("GET", key)
-  if not string.match(value, "^%-?%d+$") or #value > 15 then
+  if value and (not string.match(value, "^%-?%d+$") or #value > 15) then
     return notInteger(key, "value", value)
   end
   return nil
 end
 
--- The keys every add to queue `q` touches, and meta's numbers it reads.
+-- The keys every add to queue `q` touches, and meta's numbers it reads (the
+-- HMGET checks meta's type; active is read only under global concurrency).
 local function checkQueue(q)
   if checkedQueues[q.base] then
     return nil
   end
   checkedQueues[q.base] = true
-  local err = checkType(q.meta, "hash") or checkCounter(q.id) or checkType(q.events, "stream")
-    or checkType(q.marker, "zset") or checkType(q.active, "list")
-  if err then
-    return err
+  local fields = redis.pcall("HMGET", q.meta, "opts.maxLenEvents", "concurrency")
+  if fields.err then
+    return wrongType(q.meta, typeOf(q.meta), "hash")
   end
-  if typeOf(q.meta) == "hash" then
-    local fields = rcall("HMGET", q.meta, "opts.maxLenEvents", "concurrency")
-    if fields[1] and not string.match(fields[1], "^%d+$") then
-      return notInteger(q.meta, "field opts.maxLenEvents", fields[1])
-    end
-    if fields[2] and not tonumber(fields[2]) then
-      return notInteger(q.meta, "field concurrency", fields[2])
-    end
+  if fields[1] and not string.match(fields[1], "^%d+$") then
+    return notInteger(q.meta, "field opts.maxLenEvents", fields[1])
   end
-  return nil
+  if fields[2] and not tonumber(fields[2]) then
+    return notInteger(q.meta, "field concurrency", fields[2])
+  end
+  return checkCounter(q.id) or checkType(q.events, "stream") or checkType(q.marker, "zset")
+    or (fields[2] and checkType(q.active, "list")) or nil
 end
 
 -- Where the job goes: waiting-children, delayed, prioritized or wait.
@@ -141,6 +139,7 @@ local function checkAddJobs(jobs, bases)
     local err, code = checkQueue(q) or checkPlacement(q, j)
     if not err and j.de then
       err = checkType(q.base .. "de:" .. j.de.id, "string") or checkType(q.delayed, "zset")
+        or checkType(q.active, "list")
     end
     if not err and j.pk then
       err, code = checkParent(j, planned)
