@@ -20,7 +20,10 @@ _READ = {
 }
 
 
-def snapshot(url: str, pattern: str = "*") -> dict[bytes, tuple[bytes, Any, bool]]:
+Snapshot = dict[bytes, tuple[bytes, Any, bool]]
+
+
+def snapshot(url: str, pattern: str = "*") -> Snapshot:
     """Every key matching ``pattern``: its type, its contents (as bytes) and
     whether it expires (a TTL that merely ticks down is not a change)."""
     client = redis.Redis.from_url(url)
@@ -31,10 +34,20 @@ def snapshot(url: str, pattern: str = "*") -> dict[bytes, tuple[bytes, Any, bool
             pipe.type(key)
             pipe.pttl(key)
         meta = pipe.execute()
+        present = [(key, meta[2 * i], meta[2 * i + 1] >= 0) for i, key in enumerate(keys)
+                   if meta[2 * i] != b"none"]  # expired since the SCAN
         pipe = client.pipeline(transaction=False)
-        for i, key in enumerate(keys):
-            _READ[meta[2 * i]](pipe, key)
+        for key, kind, _ in present:
+            _READ[kind](pipe, key)
         values = pipe.execute()
     finally:
         client.close()
-    return {key: (meta[2 * i], values[i], meta[2 * i + 1] >= 0) for i, key in enumerate(keys)}
+    return {key: (kind, value, volatile)
+            for (key, kind, volatile), value in zip(present, values, strict=True)}
+
+
+def unchanged(before: Snapshot, after: Snapshot) -> bool:
+    """Nothing written between the two: the same keys with the same contents,
+    except keys with a TTL that expired meanwhile (deduplication windows)."""
+    gone = [key for key in before if key not in after and not before[key][2]]
+    return not gone and all(before.get(key) == value for key, value in after.items())
