@@ -8,6 +8,7 @@ import json
 import re
 import reprlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from . import backoff as backoff_strategies
@@ -17,8 +18,7 @@ from .keys import reserved_job_id
 PRIORITY_LIMIT = 2_097_151  # 2^21 - 1: priority * 2^32 must stay an exact double
 # Lua numbers are doubles: a larger integer would be stored rounded.
 MAX_SAFE_INTEGER = 2**53 - 1
-# An integer id in Node's sense (String(parseInt(id)) === id): the counter's ids.
-_INTEGER_ID = re.compile(r"0|-?[1-9][0-9]*")
+_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,24}")
 
 _REPR = reprlib.Repr()
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 80, 80, 40
@@ -162,13 +162,25 @@ def _backoff(value: Any) -> dict[str, Any]:
     return result
 
 
+def integer_like(job_id: str) -> bool:
+    """BullMQ's test for ids it refuses, ``String(parseInt(id)) === id``: the
+    id reads back the same through a JavaScript number (so not "007", "+5",
+    "-0", or digits past a double's precision that print otherwise)."""
+    if not _CANONICAL_INTEGER.fullmatch(job_id):
+        return False
+    number = float(int(job_id))
+    if abs(number) >= 1e21:  # JavaScript prints these with an exponent
+        return False
+    return str(int(Decimal(repr(number)))) == job_id  # the shortest digits, as JS prints
+
+
 def _job_id(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidOptionError(f"job_id must be a non-empty string, not {shown(value)}")
     check_text(value, "job_id")
     if value == "0" or value.startswith("0:"):
         raise InvalidOptionError("job_id may not be '0' or start with '0:'")
-    if _INTEGER_ID.fullmatch(value):  # BullMQ refuses these too
+    if integer_like(value):  # BullMQ refuses these too
         raise InvalidOptionError(
             f"job_id {shown(value)} looks like an integer, which clashes with automatic ids")
     if ":" in value and len(value.split(":")) != 3:
