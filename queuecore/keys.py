@@ -34,10 +34,11 @@ class QueueKeys:
                 "key parts; use another character such as '-' or '.'"
             )
         for what, text in (("queue name", self.name), ("prefix", self.prefix)):
-            if not isinstance(text, str) or not _is_utf8(text):
+            if not isinstance(text, str):
+                raise InvalidQueueNameError(f"{what} must be a string, not {type(text).__name__}")
+            if not _is_utf8(text):
                 raise InvalidQueueNameError(
-                    f"{what} must be a string of valid Unicode (no lone surrogates), "
-                    f"not {text!r}"[:200])
+                    f"{what} must be valid Unicode (no lone surrogates), not {text[:80]!r}")
         object.__setattr__(self, "qualified", f"{self.prefix}:{self.name}")
         object.__setattr__(self, "base", f"{self.prefix}:{self.name}:")
         # the KEYS of the fetching scripts (includes/worker_keys.lua), in order
