@@ -177,12 +177,13 @@ class Queue(RateLimits):
         Every job is validated before anything is written."""
         batch = []
         for i, spec in enumerate(jobs):
-            unknown = set(spec) - {"name", "data", "opts"}
-            if unknown or "name" not in spec:
+            if not isinstance(spec, dict) or set(spec) - {"name", "data", "opts"} \
+                    or "name" not in spec:
                 raise InvalidOptionError(
-                    f"add_bulk item {i} must have 'name' and may have 'data' and 'opts'")
+                    f"add_bulk item {i} must be a dict with 'name' and maybe 'data' and 'opts'")
             data = spec.get("data")
-            encoded, stored = self._encode(spec["name"], data, dict(spec.get("opts") or {}))
+            encoded, stored = self._encode(spec["name"], data,
+                                           job_opts(spec.get("opts"), f"add_bulk item {i}"))
             batch.append((encoded, stored, data))
         if not batch:
             return []
@@ -479,6 +480,16 @@ class Queue(RateLimits):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def job_opts(opts: Any, where: Any) -> dict[str, Any]:
+    """The ``opts`` of an add_bulk item or a flow node: a dict of job options."""
+    if opts is None:
+        return {}
+    if not isinstance(opts, dict):
+        raise InvalidOptionError(f"opts of {where} must be a dict of job options, "
+                                 f"not {shown(opts)}")
+    return dict(opts)
 
 
 def _dedup_id(dedup_id: Any) -> str:

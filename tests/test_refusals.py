@@ -119,11 +119,17 @@ def test_ids_bullmq_accepts_are_accepted(queue: Queue, job_id: str) -> None:
     (lambda q: q.add(""), InvalidOptionError, "job name must be a non-empty string"),
     (lambda q: q.add_bulk([{"name": "x", "opts": {1: 2}}]), InvalidOptionError,
      "option names are strings"),
+    (lambda q: q.add_bulk([{"name": "ok"}, None]), InvalidOptionError, "item 1 must be a dict"),
+    (lambda q: q.add_bulk([{"name": "x", "opts": 5}]), InvalidOptionError,
+     "opts of add_bulk item 0 must be a dict"),
+    (lambda q: FlowProducer(q.connection).add({"name": "x", "queue_name": q.name, "opts": 5}),
+     InvalidOptionError, r"opts of flow node \[0\] must be a dict"),
 ], ids=["surrogate-data", "high-surrogate-data", "surrogate-name", "surrogate-id",
         "surrogate-dedup-id", "surrogate-parent", "surrogate-bulk", "deep-data",
         "deep-parent-message", "deep-id-message", "delay-1e100", "delay-2^62", "timestamp-2^60",
         "attempts-2^64", "backoff-2^53", "keep-1e30", "ttl-1e20", "delay-5000-digits",
-        "empty-name", "option-name-not-str"])
+        "empty-name", "option-name-not-str", "bulk-item-none", "bulk-opts-int",
+        "flow-opts-int"])
 def test_values_that_crashed_are_refused(queue: Queue, refused: Callable[..., Any],
                                          call: Callable[[Queue], Any], error: type[Exception],
                                          match: str) -> None:
