@@ -159,8 +159,9 @@ def stored_once(jobs: list[Job], specs_opts: list[dict[str, Any]]) -> list[Job]:
 
 
 @settings(max_examples=80)
-@given(specs=st.lists(st.fixed_dictionaries(
-    {"name": names}, optional={"data": data, "opts": options}), min_size=1, max_size=4))
+@given(specs=st.lists(mostly(st.fixed_dictionaries(
+    {"name": names}, optional={"data": data, "opts": mostly(options, junk)}),
+    st.one_of(junk, st.dictionaries(any_text, junk, max_size=2))), min_size=1, max_size=4))
 def test_add_bulk_stores_all_or_nothing(conn: Connection, redis_url: str,
                                         specs: list[dict[str, Any]]) -> None:
     queue = Queue(f"prop-bulk-{uuid.uuid4().hex[:10]}", conn)
@@ -174,7 +175,7 @@ def test_add_bulk_stores_all_or_nothing(conn: Connection, redis_url: str,
     event("stored")
     try:
         assert len(jobs) == len(specs)
-        for job in stored_once(jobs, [s.get("opts") or {} for s in specs]):
+        for job in stored_once(jobs, [s.get("opts") or {} for s in specs]):  # all dicts here
             read_back_equal(job, queue.get_job(job.id))
     finally:
         queue.obliterate(force=True)
@@ -184,7 +185,8 @@ def flow_nodes(depth: int) -> st.SearchStrategy[dict[str, Any]]:
     children = st.just([]) if depth == 0 else st.lists(flow_nodes(depth - 1), max_size=2)
     return st.fixed_dictionaries(
         {"name": names, "queue_name": mostly(st.sampled_from(["A", "B"]), any_text | junk)},
-        optional={"data": data, "opts": mostly(st.just({}), options), "children": children})
+        optional={"data": data, "opts": mostly(st.just({}), options | junk),
+                  "children": mostly(children, junk)})
 
 
 def _rename(node: Any, names: dict[str, str]) -> Any:
