@@ -34,8 +34,9 @@ def snapshot(url: str, pattern: str = "*") -> Snapshot:
             pipe.type(key)
             pipe.pttl(key)
         meta = pipe.execute()
+        # a key that expired since the SCAN types as none or has PTTL -2
         present = [(key, meta[2 * i], meta[2 * i + 1] >= 0) for i, key in enumerate(keys)
-                   if meta[2 * i] != b"none"]  # expired since the SCAN
+                   if meta[2 * i] != b"none" and meta[2 * i + 1] != -2]
         pipe = client.pipeline(transaction=False)
         for key, kind, _ in present:
             _READ[kind](pipe, key)
@@ -46,8 +47,18 @@ def snapshot(url: str, pattern: str = "*") -> Snapshot:
             for (key, kind, volatile), value in zip(present, values, strict=True)}
 
 
+def changes(before: Snapshot, after: Snapshot) -> list[str]:
+    """What was written between the two snapshots: keys added, changed or
+    removed, except keys with a TTL that expired meanwhile (deduplication windows)."""
+    found = [f"removed {key!r}" for key in before if key not in after and not before[key][2]]
+    for key, value in after.items():
+        if key not in before:
+            found.append(f"added {key!r}: {value!r}"[:300])
+        elif before[key] != value:
+            found.append(f"changed {key!r}: {before[key]!r} -> {value!r}"[:300])
+    return found
+
+
 def unchanged(before: Snapshot, after: Snapshot) -> bool:
-    """Nothing written between the two: the same keys with the same contents,
-    except keys with a TTL that expired meanwhile (deduplication windows)."""
-    gone = [key for key in before if key not in after and not before[key][2]]
-    return not gone and all(before.get(key) == value for key, value in after.items())
+    """Nothing written between the two snapshots (see ``changes``)."""
+    return not changes(before, after)
