@@ -48,6 +48,11 @@ LEGACY_ERROR = ("job scheduler {id!r} has no BullMQ 6 metadata (a v5 repeatable 
                 "migrate it: https://docs.bullmq.io/guide/migrations/migrate-from-v5-to-v6")
 
 
+# Lua prints numbers with 14 significant digits: a later time (past the year
+# 5138) would give iteration ids such as "repeat:s:1e+14".
+MAX_EPOCH_MS = 10**14 - 1
+
+
 def epoch_ms(name: str, value: Any) -> int:
     """A time as epoch ms: an int, or a timezone-aware datetime."""
     if isinstance(value, datetime):
@@ -57,8 +62,9 @@ def epoch_ms(name: str, value: Any) -> int:
         return round(value.timestamp() * 1000)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidOptionError(
-            f"{name} must be a timezone-aware datetime or epoch milliseconds, not {value!r}")
-    return value
+            f"{name} must be a timezone-aware datetime or epoch milliseconds, "
+            f"not {job_options.shown(value)}")
+    return job_options.check_int(name, value, 0, MAX_EPOCH_MS)
 
 
 @dataclass(frozen=True, slots=True)

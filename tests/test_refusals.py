@@ -149,6 +149,15 @@ def test_schedulers_refuse_lone_surrogates(queue: Queue, refused: Callable[..., 
         scheduler_id, {"every": 60000}, template), match)
 
 
+@pytest.mark.parametrize("repeat", [
+    {"every": 1000, "start_date": 10**20}, {"every": 1000, "end_date": 10**30},
+    {"every": 1000, "start_date": 2**53 + 5}])
+def test_schedulers_refuse_times_lua_cannot_print(queue: Queue, refused: Callable[..., Any],
+                                                  repeat: dict[str, Any]) -> None:
+    # 10**20 raised OverflowError; 2**53 + 5 made the iteration "repeat:s:9.007199254741e+15"
+    refused(InvalidOptionError, lambda: queue.upsert_job_scheduler("s", repeat), "between 0 and")
+
+
 def test_the_largest_exact_integers_are_stored_exactly(queue: Queue) -> None:
     job = queue.add("x", timestamp=MAX_SAFE_INTEGER, attempts=MAX_SAFE_INTEGER,
                     delay=MAX_SAFE_INTEGER)
