@@ -58,7 +58,3 @@ def changes(before: Snapshot, after: Snapshot) -> list[str]:
             found.append(f"changed {key!r}: {before[key]!r} -> {value!r}"[:300])
     return found
 
-
-def unchanged(before: Snapshot, after: Snapshot) -> bool:
-    """Nothing written between the two snapshots (see ``changes``)."""
-    return not changes(before, after)

@@ -25,7 +25,7 @@ from queuecore import (
 from queuecore.connection import Eval
 from queuecore.embedded import EmbeddedRedis
 
-from .snapshots import snapshot, unchanged
+from .snapshots import changes, snapshot
 
 
 def in_both(queue: Queue, call: Callable[[Queue, bool], Any]) -> list[BaseException]:
@@ -112,7 +112,7 @@ def test_oom_is_an_out_of_memory_error_and_writes_nothing(queue: Queue, redis_ur
         assert isinstance(error, OutOfMemoryError), error
         assert "script add_job: OOM" in str(error)
         assert isinstance(error.__cause__, redis.exceptions.ResponseError)
-    assert unchanged(before, snapshot(redis_url))
+    assert not changes(before, snapshot(redis_url))
 
 
 def test_readonly_replica_is_a_read_only_error(redis_url: str, tmp_path: Path) -> None:

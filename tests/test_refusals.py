@@ -25,7 +25,7 @@ from queuecore import (
 from queuecore.keys import RESERVED_IDS
 from queuecore.options import MAX_SAFE_INTEGER
 
-from .snapshots import snapshot, unchanged
+from .snapshots import changes, snapshot
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def refused(redis_url: str) -> Callable[..., QueueCoreError]:
         before = snapshot(redis_url)
         with pytest.raises(error, match=match) as caught:
             fn()
-        assert unchanged(before, snapshot(redis_url)), "a refused call changed Redis"
+        assert not changes(before, snapshot(redis_url)), "a refused call changed Redis"
         assert isinstance(caught.value, QueueCoreError)
         return caught.value
 
