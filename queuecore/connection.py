@@ -21,11 +21,21 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import DataError, NoScriptError, RedisError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import lua_loader
-from .errors import ConnectionFailedError, InvalidOptionError
+from .errors import (
+    REDIS_ERROR_PREFIXES,
+    ConnectionFailedError,
+    InvalidOptionError,
+    OutOfMemoryError,
+    QueueCoreError,
+    ReadOnlyError,
+    RedisCommandError,
+)
 from .pipelined import PipelinedClient
 
 ENV_URL = "QUEUECORE_REDIS_URL"
@@ -296,6 +306,8 @@ class Connection:
             return pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
+        except (RedisError, UnicodeEncodeError) as exc:
+            raise redis_error(exc, request) from exc
 
     async def _aexecute(self, client: Any, request: Request,
                         pipelined: PipelinedClient | None = None) -> Any:
@@ -311,6 +323,35 @@ class Connection:
             return await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
+        except (RedisError, UnicodeEncodeError) as exc:
+            raise redis_error(exc, request) from exc
+
+
+def describe(request: Request) -> str:
+    """A request as error messages name it."""
+    if isinstance(request, Eval):
+        return f"script {request.script}"
+    if isinstance(request, Call):
+        return str(request.args[0])
+    return f"pipeline ({', '.join(sorted({str(c.args[0]) for c in request.calls}))})"
+
+
+def redis_error(exc: Exception, request: Request) -> QueueCoreError:
+    """The queuecore error for what redis-py raised (its class, or the first
+    word of Redis's reply: WRONGTYPE, OOM, READONLY), naming the request."""
+    what = describe(request)
+    if isinstance(exc, UnicodeEncodeError | DataError):  # refused before sending
+        return InvalidOptionError(f"{what}: an argument cannot be sent to Redis: {exc}")
+    text = str(exc)
+    # redis-py strips the word of the errors it has classes for
+    if isinstance(exc, RedisOutOfMemoryError):
+        cls, text = OutOfMemoryError, f"OOM {text}"
+    elif isinstance(exc, RedisReadOnlyError):
+        cls, text = ReadOnlyError, f"READONLY {text}"
+    else:  # in a pipeline: "Command # 1 (...) of pipeline caused error: [('] WRONGTYPE ..."
+        word = text.rpartition("caused error: ")[2].lstrip("('\"").partition(" ")[0]
+        cls = REDIS_ERROR_PREFIXES.get(word, RedisCommandError)
+    return cls(f"Redis refused {what}: {text}", what)
 
 
 def _single(request: Request) -> Op[Any]:

@@ -8,6 +8,10 @@
     │   ├── JobNotFoundError        the job does not exist (-1)
     │   ├── LockError               the lock is missing or held by another worker (-2, -6)
     │   └── JobNotInStateError      the job is not in the state the call needs (-3)
+    ├── RedisCommandError           Redis answered with an error (also a redis-py RedisError)
+    │   ├── WrongTypeError          a key holds another type than BullMQ's layout (WRONGTYPE)
+    │   ├── OutOfMemoryError        the server is at maxmemory and refused a write (OOM)
+    │   └── ReadOnlyError           the server is a read-only replica (READONLY)
     ├── ConnectionFailedError       Redis could not be reached (also a ConnectionError)
     ├── ScriptLoaderError           a Lua file has a missing or circular include
     ├── JobFailedError              wait_until_finished: the job failed
@@ -24,6 +28,8 @@ Errors a processor raises to steer the worker:
 from __future__ import annotations
 
 import builtins
+
+import redis.exceptions
 
 
 class QueueCoreError(Exception):
@@ -48,6 +54,42 @@ class ScriptLoaderError(QueueCoreError):
 
 class ConnectionFailedError(QueueCoreError, builtins.ConnectionError):
     """Redis could not be reached; the operation did not happen."""
+
+
+class RedisCommandError(QueueCoreError, redis.exceptions.RedisError):
+    """Redis answered a command or a script with an error (a Lua error, a
+    key of the wrong type, memory, a replica). The message names the command
+    and Redis's words; the redis-py exception is ``__cause__``. Also a
+    redis-py ``RedisError``, so code that caught those still catches it."""
+
+    def __init__(self, message: str, command: str = "") -> None:
+        super().__init__(message)
+        self.command = command
+
+    def __repr__(self) -> str:  # not redis-py's "server:ClassName"
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class WrongTypeError(RedisCommandError):
+    """A key holds another type of value than BullMQ's layout has there
+    (written by someone else): Redis's WRONGTYPE, or a script that found it
+    before writing anything."""
+
+
+class OutOfMemoryError(RedisCommandError):
+    """The server reached ``maxmemory`` and refused a write (Redis's OOM)."""
+
+
+class ReadOnlyError(RedisCommandError):
+    """The server is a read-only replica (Redis's READONLY)."""
+
+
+# Redis's error prefixes (the first word of the reply) -> the class raised.
+REDIS_ERROR_PREFIXES: dict[str, type[RedisCommandError]] = {
+    "WRONGTYPE": WrongTypeError,
+    "OOM": OutOfMemoryError,
+    "READONLY": ReadOnlyError,
+}
 
 
 class TimeoutError(QueueCoreError, builtins.TimeoutError):

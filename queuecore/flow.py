@@ -20,7 +20,8 @@ from . import scripts
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError
 from .job import Job
-from .queue import Queue
+from .options import shown
+from .queue import Queue, job_opts
 
 NODE_KEYS = {"name", "queue_name", "data", "opts", "children", "prefix"}
 # A parent's children by status, in the order child_key_calls reads them:
@@ -77,7 +78,7 @@ class FlowProducer:
 
     def _plan(self, node: Any, parent: _Planned | None, where: str) -> _Planned:
         if not isinstance(node, dict):
-            raise InvalidOptionError(f"flow node {where} must be a dict, not {node!r}")
+            raise InvalidOptionError(f"flow node {where} must be a dict, not {shown(node)}")
         unknown = set(node) - NODE_KEYS
         if unknown:
             raise InvalidOptionError(
@@ -90,7 +91,7 @@ class FlowProducer:
         if not isinstance(children, list | tuple):
             raise InvalidOptionError(f"flow node {where}: children must be a list")
         queue = self._queue(node["queue_name"], node.get("prefix"))
-        opts = dict(node.get("opts") or {})
+        opts = job_opts(node.get("opts"), f"flow node {where}")
         if parent is not None:
             if opts.get("parent"):
                 raise InvalidOptionError(

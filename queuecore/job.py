@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import scripts
 from .connection import Call, Op, Pipeline, twin
-from .errors import JobCancelledError, JobFailedError, JobNotFoundError, TimeoutError
-from .options import PRIORITY_LIMIT, check_int, duration_ms, encode_json, to_python
+from .errors import (
+    InvalidOptionError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFoundError,
+    TimeoutError,
+)
+from .options import PRIORITY_LIMIT, check_int, duration_ms, encode_json, shown, to_python
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -211,7 +217,8 @@ class Job:
                reset_attempts_started: bool = False) -> Op[None]:
         """Run a failed (or completed) job again."""
         if state not in ("failed", "completed"):
-            raise ValueError("state must be 'failed' or 'completed'")
+            raise InvalidOptionError(
+                f"retry state must be 'failed' or 'completed', not {shown(state)}")
         code = yield scripts.reprocess_job(
             self.queue.keys, self.id, state, bool(self.opts.get("lifo")),
             reset_attempts_made, reset_attempts_started)

@@ -33,6 +33,12 @@ class QueueKeys:
                 f"queue name {self.name!r} contains ':', which BullMQ uses to separate "
                 "key parts; use another character such as '-' or '.'"
             )
+        for what, text in (("queue name", self.name), ("prefix", self.prefix)):
+            if not isinstance(text, str):
+                raise InvalidQueueNameError(f"{what} must be a string, not {type(text).__name__}")
+            if not _is_utf8(text):
+                raise InvalidQueueNameError(
+                    f"{what} must be valid Unicode (no lone surrogates), not {text[:80]!r}")
         object.__setattr__(self, "qualified", f"{self.prefix}:{self.name}")
         object.__setattr__(self, "base", f"{self.prefix}:{self.name}:")
         # the KEYS of the fetching scripts (includes/worker_keys.lua), in order
@@ -48,3 +54,26 @@ class QueueKeys:
 
     def job(self, job_id: str) -> str:
         return self.base + job_id
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# Job ids that would be (or whose sub-keys, `<id>:lock`, `<id>:logs`, ...,
+# would be) one of the queue's own keys: BullMQ's suffixes, its legacy ones
+# (`priority`, `delay`), and the namespaces of keys built with an id
+# (`de:<id>`, `dn:<id>`, `metrics:<kind>`, `repeat:<id>`).
+RESERVED_IDS = frozenset(SUFFIXES) | {"de", "dn", "metrics", "priority", "delay"}
+# The namespaces above whose keys have three parts, as a job id may
+# (`repeat:<scheduler>:<ms>` is a scheduler's iteration job: allowed).
+_RESERVED_NAMESPACES = frozenset({"de", "dn", "metrics"})
+
+
+def reserved_job_id(job_id: str) -> bool:
+    """Whether a job with this id would write over one of its queue's keys."""
+    return job_id in RESERVED_IDS or job_id.partition(":")[0] in _RESERVED_NAMESPACES

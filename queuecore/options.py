@@ -6,13 +6,44 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import reprlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from . import backoff as backoff_strategies
 from .errors import InvalidOptionError, SerializationError
+from .keys import reserved_job_id
 
 PRIORITY_LIMIT = 2_097_151  # 2^21 - 1: priority * 2^32 must stay an exact double
+# Lua numbers are doubles: a larger integer would be stored rounded.
+MAX_SAFE_INTEGER = 2**53 - 1
+_CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,24}")
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 80, 80, 40
+
+
+def shown(value: Any) -> str:
+    """A value as error messages show it: bounded in depth and length, so that
+    data nested thousands deep or megabytes long cannot fail the message."""
+    try:
+        return _REPR.repr(value)
+    except Exception:  # a repr that raises, an int past Python's digit limit...
+        return f"<{type(value).__name__}>"
+
+
+def check_text(value: str, what: str) -> str:
+    """Refuse a string that cannot be UTF-8 (a lone surrogate, such as text read
+    back from bytes that were not UTF-8): Redis would get other bytes or none."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start:exc.end]
+        raise InvalidOptionError(
+            f"{what} is not valid Unicode: lone surrogate {bad!r} at character {exc.start} "
+            "(text decoded from bytes that are not UTF-8?)") from None
+    return value
 
 # Python name -> the name BullMQ stores in opts.
 OPTION_NAMES = {
@@ -50,28 +81,36 @@ def _camel_to_snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def duration_ms(name: str, value: Any, *, minimum: int = 0) -> int:
+def duration_ms(name: str, value: Any, *, minimum: int = 0,
+                maximum: int = MAX_SAFE_INTEGER) -> int:
     """A duration in ms from an int, an integral float or a timedelta."""
     if isinstance(value, timedelta):
         value = value.total_seconds() * 1000
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidOptionError(
-            f"{name} must be a number of milliseconds or a timedelta, not {value!r}")
+            f"{name} must be a number of milliseconds or a timedelta, not {shown(value)}")
     if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidOptionError(f"{name} must be a finite number of milliseconds, not {value!r}")
+        raise InvalidOptionError(
+            f"{name} must be a finite number of milliseconds, not {shown(value)}")
     ms = round(value)
     if ms < minimum:
-        raise InvalidOptionError(f"{name} must be at least {minimum} ms, not {value!r}")
+        raise InvalidOptionError(f"{name} must be at least {minimum} ms, not {shown(value)}")
+    if ms > maximum:
+        raise InvalidOptionError(f"{name} must be at most {maximum:,} ms, not {shown(value)}")
     return ms
 
 
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+def check_int(name: str, value: Any, low: int, high: int = MAX_SAFE_INTEGER) -> int:
+    """An integer in [low, high]; the default bound is what Lua holds exactly."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidOptionError(f"{name} must be an integer, not {value!r}")
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high:,}" if high is not None else f"at least {low}"
-        raise InvalidOptionError(f"{name} must be {bounds}, not {value!r}")
-    return value
+        raise InvalidOptionError(f"{name} must be an integer, not {shown(value)}")
+    if low <= value <= high:
+        return value
+    if high != MAX_SAFE_INTEGER:
+        bounds = f"between {low:,} and {high:,}"
+    else:
+        bounds = f"at least {low:,}" if value < low else f"at most {high:,}"
+    raise InvalidOptionError(f"{name} must be {bounds}, not {shown(value)}")
 
 
 def _keep_jobs(name: str, value: Any) -> Any:
@@ -93,7 +132,8 @@ def _keep_jobs(name: str, value: Any) -> Any:
                 kept[key] = check_int(f"{name}['{key}']", v, 0)
         return kept
     raise InvalidOptionError(
-        f"{name} must be True, False, a count or {{'age': seconds, 'count': n}}, not {value!r}")
+        f"{name} must be True, False, a count or {{'age': seconds, 'count': n}}, "
+        f"not {shown(value)}")
 
 
 def _backoff(value: Any) -> dict[str, Any]:
@@ -102,35 +142,53 @@ def _backoff(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidOptionError(
             "backoff must be a delay in ms or {'type': 'fixed' | 'exponential', 'delay': ms}, "
-            f"not {value!r}")
+            f"not {shown(value)}")
     unknown = set(value) - {"type", "delay", "jitter"}
     if unknown:
         raise InvalidOptionError(f"backoff accepts type, delay and jitter, not {sorted(unknown)}")
     kind = value.get("type")
     if not isinstance(kind, str) or not backoff_strategies.is_known(kind):
         known = ", ".join(backoff_strategies.known_names())
-        raise InvalidOptionError(f"unknown backoff type {kind!r}; known types: {known}")
+        raise InvalidOptionError(f"unknown backoff type {shown(kind)}; known types: {known}")
     result: dict[str, Any] = {"type": kind}
     if "delay" in value:
         result["delay"] = duration_ms("backoff['delay']", value["delay"])
     if "jitter" in value:
         jitter = value["jitter"]
         if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
-            raise InvalidOptionError(f"backoff['jitter'] must be between 0 and 1, not {jitter!r}")
+            raise InvalidOptionError(
+                f"backoff['jitter'] must be between 0 and 1, not {shown(jitter)}")
         result["jitter"] = jitter
     return result
 
 
+def integer_like(job_id: str) -> bool:
+    """BullMQ's test for ids it refuses, ``String(parseInt(id)) === id``: the
+    id reads back the same through a JavaScript number (so not "007", "+5",
+    "-0", or digits past a double's precision that print otherwise)."""
+    if not _CANONICAL_INTEGER.fullmatch(job_id):
+        return False
+    number = float(int(job_id))
+    if abs(number) >= 1e21:  # JavaScript prints these with an exponent
+        return False
+    return str(int(Decimal(repr(number)))) == job_id  # the shortest digits, as JS prints
+
+
 def _job_id(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise InvalidOptionError(f"job_id must be a non-empty string, not {value!r}")
-    if value.isdigit() and str(int(value)) == value:
-        raise InvalidOptionError(
-            f"job_id {value!r} looks like an integer, which clashes with automatic ids")
+        raise InvalidOptionError(f"job_id must be a non-empty string, not {shown(value)}")
+    check_text(value, "job_id")
     if value == "0" or value.startswith("0:"):
         raise InvalidOptionError("job_id may not be '0' or start with '0:'")
+    if integer_like(value):  # BullMQ refuses these too
+        raise InvalidOptionError(
+            f"job_id {shown(value)} looks like an integer, which clashes with automatic ids")
     if ":" in value and len(value.split(":")) != 3:
-        raise InvalidOptionError(f"job_id {value!r} may not contain ':'")
+        raise InvalidOptionError(f"job_id {shown(value)} may not contain ':'")
+    if reserved_job_id(value):
+        raise InvalidOptionError(
+            f"job_id {shown(value)} is the name of one of the queue's own keys; "
+            "its job hash would overwrite that key")
     return value
 
 
@@ -139,27 +197,35 @@ def _parent(value: Any) -> dict[str, str]:
             or not all(isinstance(v, str) and v for v in value.values())):
         raise InvalidOptionError(
             "parent must be {'id': job id, 'queue': qualified queue name such as 'bull:orders'}, "
-            f"not {value!r}")
-    if value["queue"].count(":") < 1:
+            f"not {shown(value)}")
+    job_id, queue = check_text(value["id"], "parent['id']"), check_text(value["queue"],
+                                                                        "parent['queue']")
+    prefix, _, name = queue.rpartition(":")
+    if not prefix or not name:
         raise InvalidOptionError(
             "parent['queue'] must be the qualified name '<prefix>:<queue>', "
-            f"not {value['queue']!r}")
-    return dict(value)
+            f"not {shown(queue)}")
+    if reserved_job_id(job_id) or (":" in job_id and len(job_id.split(":")) != 3):
+        raise InvalidOptionError(
+            f"parent['id'] {shown(job_id)} cannot be a job id: it names a queue key or has ':'")
+    return {"id": job_id, "queue": queue}
 
 
 def validate(options: dict[str, Any]) -> dict[str, Any]:
     """Check Python-named job options; returns them in BullMQ's names (for opts)."""
     opts: dict[str, Any] = {}
     for name, value in options.items():
+        if not isinstance(name, str):
+            raise InvalidOptionError(f"job option names are strings, not {shown(name)}")
         if name not in OPTION_NAMES:
             hint = ""
             if name in PYTHON_NAMES:
-                hint = f"; queuecore spells BullMQ's {name!r} as {PYTHON_NAMES[name]!r}"
+                hint = f"; queuecore spells BullMQ's {shown(name)} as {shown(PYTHON_NAMES[name])}"
             elif _camel_to_snake(name) in OPTION_NAMES:
-                hint = f"; did you mean {_camel_to_snake(name)!r}?"
+                hint = f"; did you mean {shown(_camel_to_snake(name))}?"
             elif close := difflib.get_close_matches(name, OPTION_NAMES, 1):
-                hint = f"; did you mean {close[0]!r}?"
-            raise InvalidOptionError(f"unknown job option {name!r}{hint}")
+                hint = f"; did you mean {shown(close[0])}?"
+            raise InvalidOptionError(f"unknown job option {shown(name)}{hint}")
         if value is None:
             continue
         if name == "job_id":
@@ -170,7 +236,7 @@ def validate(options: dict[str, Any]) -> dict[str, Any]:
             value = check_int("priority", value, 0, PRIORITY_LIMIT)
         elif name == "lifo":
             if not isinstance(value, bool):
-                raise InvalidOptionError(f"lifo must be True or False, not {value!r}")
+                raise InvalidOptionError(f"lifo must be True or False, not {shown(value)}")
         elif name == "attempts":
             value = check_int("attempts", value, 1)
         elif name == "backoff":
@@ -187,7 +253,7 @@ def validate(options: dict[str, Any]) -> dict[str, Any]:
             value = deduplication(value)
         elif OPTION_NAMES[name] in PARENT_FLAGS:
             if not isinstance(value, bool):
-                raise InvalidOptionError(f"{name} must be True or False, not {value!r}")
+                raise InvalidOptionError(f"{name} must be True or False, not {shown(value)}")
             if not value:
                 continue
         elif name == "timestamp":
@@ -222,9 +288,21 @@ def to_python(opts: dict[str, Any]) -> dict[str, Any]:
 def encode_json(value: Any, what: str) -> str:
     """Compact JSON, refusing anything JSON cannot hold (NaN, sets, objects...)."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except RecursionError:  # deeper than Python's recursion limit (about 1,000 levels)
+        raise SerializationError(f"{what} is nested too deeply to be encoded as JSON") from None
     except (TypeError, ValueError) as exc:
         raise SerializationError(f"{what} is not JSON-serialisable: {exc}") from exc
+    if text.isascii():  # O(1): most JSON
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SerializationError(
+            f"{what} is not valid Unicode: lone surrogate {text[exc.start:exc.end]!r} at "
+            f"character {exc.start} of its JSON (text decoded from bytes that are not "
+            "UTF-8?)") from None
+    return text
 
 
 def keep_jobs(value: Any) -> tuple[int, int | None]:
@@ -253,10 +331,10 @@ def deduplication(value: Any) -> dict[str, Any]:
     "reschedule"} -> BullMQ's stored ``de`` object (false flags left out)."""
     if not isinstance(value, dict):
         raise InvalidOptionError(
-            f"deduplication must be a dict such as {{'id': 'key', 'ttl': ms}}, not {value!r}")
+            f"deduplication must be a dict such as {{'id': 'key', 'ttl': ms}}, not {shown(value)}")
     unknown = set(value) - set(DEDUP_NAMES)
     if unknown:
-        hints = [f"{k!r} is spelled {DEDUP_PYTHON_NAMES[k]!r}" for k in sorted(unknown)
+        hints = [f"{shown(k)} is spelled {shown(DEDUP_PYTHON_NAMES[k])}" for k in sorted(unknown)
                  if k in DEDUP_PYTHON_NAMES]
         raise InvalidOptionError(
             f"deduplication accepts {', '.join(DEDUP_NAMES)}, not {sorted(unknown)}"
@@ -264,14 +342,15 @@ def deduplication(value: Any) -> dict[str, Any]:
     dedup_id = value.get("id")
     if not isinstance(dedup_id, str) or not dedup_id:
         raise InvalidOptionError(
-            f"deduplication['id'] must be a non-empty string, not {dedup_id!r}")
+            f"deduplication['id'] must be a non-empty string, not {shown(dedup_id)}")
     de: dict[str, Any] = {"id": dedup_id}
     if value.get("ttl") is not None:
         de["ttl"] = duration_ms("deduplication['ttl']", value["ttl"], minimum=1)
     for name in ("extend", "replace", "keep_last_if_active", "reschedule"):
         flag = value.get(name, False)
         if not isinstance(flag, bool):
-            raise InvalidOptionError(f"deduplication['{name}'] must be True or False, not {flag!r}")
+            raise InvalidOptionError(
+                f"deduplication['{name}'] must be True or False, not {shown(flag)}")
         if flag:
             de[DEDUP_NAMES[name]] = True
     if de.get("extend") and "ttl" not in de:

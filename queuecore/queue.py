@@ -14,6 +14,7 @@ from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
 from .keys import QueueKeys
 from .limits import RateLimits
+from .options import shown
 
 if TYPE_CHECKING:
     from .search import SearchProgress
@@ -39,7 +40,7 @@ def _suffix(state: str) -> str:
         return STATES[state]
     except KeyError:
         raise InvalidOptionError(
-            f"unknown job state {state!r}; states are {', '.join(sorted(STATES))}") from None
+            f"unknown job state {shown(state)}; states are {', '.join(sorted(STATES))}") from None
 
 
 def _states(states: str | Iterable[str] | None, default: Sequence[str]) -> list[str]:
@@ -106,8 +107,9 @@ class Queue(RateLimits):
 
     def _encode(self, name: str, data: Any, opts: dict[str, Any]) -> tuple[scripts.EncodedJob,
                                                                           dict[str, Any]]:
-        if not isinstance(name, str):
-            raise InvalidOptionError(f"job name must be a string, not {name!r}")
+        if not isinstance(name, str) or not name:
+            raise InvalidOptionError(f"job name must be a non-empty string, not {shown(name)}")
+        job_options.check_text(name, "job name")
         merged = job_options.merge_defaults(self.default_job_options, opts)
         stored = job_options.validate(merged)
         stored.setdefault("attempts", 0)
@@ -175,12 +177,13 @@ class Queue(RateLimits):
         Every job is validated before anything is written."""
         batch = []
         for i, spec in enumerate(jobs):
-            unknown = set(spec) - {"name", "data", "opts"}
-            if unknown or "name" not in spec:
+            if not isinstance(spec, dict) or set(spec) - {"name", "data", "opts"} \
+                    or "name" not in spec:
                 raise InvalidOptionError(
-                    f"add_bulk item {i} must have 'name' and may have 'data' and 'opts'")
+                    f"add_bulk item {i} must be a dict with 'name' and maybe 'data' and 'opts'")
             data = spec.get("data")
-            encoded, stored = self._encode(spec["name"], data, dict(spec.get("opts") or {}))
+            encoded, stored = self._encode(spec["name"], data,
+                                           job_opts(spec.get("opts"), f"add_bulk item {i}"))
             batch.append((encoded, stored, data))
         if not batch:
             return []
@@ -312,9 +315,9 @@ class Queue(RateLimits):
         (0: no limit). Returns the removed ids."""
         grace = job_options.duration_ms("grace_ms", grace_ms)
         if state not in CLEANABLE:
-            raise InvalidOptionError(f"cannot clean state {state!r}; use one of {CLEANABLE}")
+            raise InvalidOptionError(f"cannot clean state {shown(state)}; use one of {CLEANABLE}")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise InvalidOptionError(f"limit must be a count >= 0, not {limit!r}")
+            raise InvalidOptionError(f"limit must be a count >= 0, not {shown(limit)}")
         cutoff = now_ms() - grace
         removed: list[str] = []
         cursor = 0
@@ -386,7 +389,7 @@ class Queue(RateLimits):
         fails with reason "cancelled" (or retries, when the processor raises
         another error instead). Node BullMQ workers ignore the request."""
         if not isinstance(reason, str):
-            raise InvalidOptionError(f"reason must be a string, not {reason!r}")
+            raise InvalidOptionError(f"reason must be a string, not {shown(reason)}")
         code = yield scripts.cancel_job(self.keys, str(job_id), reason)
         scripts.raise_for_code(code, "cancel_job", str(job_id), "active")
 
@@ -417,7 +420,8 @@ class Queue(RateLimits):
         ``metrics={"max_data_points": n}`` (Node's too): ``{"meta": {"count",
         "prev_ts", "prev_count"}, "data": [newest minute first, ...], "count": n}``."""
         if kind not in ("completed", "failed"):
-            raise InvalidOptionError(f"metrics kind must be 'completed' or 'failed', not {kind!r}")
+            raise InvalidOptionError(
+                f"metrics kind must be 'completed' or 'failed', not {shown(kind)}")
         job_options.check_int("start", start, -(2**63))
         job_options.check_int("end", end, -(2**63))
         return scripts.parse_metrics((yield scripts.get_metrics(self.keys, kind, start, end)))
@@ -478,10 +482,20 @@ class Queue(RateLimits):
         await self.aclose()
 
 
+def job_opts(opts: Any, where: Any) -> dict[str, Any]:
+    """The ``opts`` of an add_bulk item or a flow node: a dict of job options."""
+    if opts is None:
+        return {}
+    if not isinstance(opts, dict):
+        raise InvalidOptionError(f"opts of {where} must be a dict of job options, "
+                                 f"not {shown(opts)}")
+    return dict(opts)
+
+
 def _dedup_id(dedup_id: Any) -> str:
     if not isinstance(dedup_id, str) or not dedup_id:
         raise InvalidOptionError(
-            f"a deduplication id must be a non-empty string, not {dedup_id!r}")
+            f"a deduplication id must be a non-empty string, not {shown(dedup_id)}")
     return dedup_id
 
 

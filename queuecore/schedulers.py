@@ -48,6 +48,11 @@ LEGACY_ERROR = ("job scheduler {id!r} has no BullMQ 6 metadata (a v5 repeatable 
                 "migrate it: https://docs.bullmq.io/guide/migrations/migrate-from-v5-to-v6")
 
 
+# Lua prints numbers with 14 significant digits: a later time (past the year
+# 5138) would give iteration ids such as "repeat:s:1e+14".
+MAX_EPOCH_MS = 10**14 - 1
+
+
 def epoch_ms(name: str, value: Any) -> int:
     """A time as epoch ms: an int, or a timezone-aware datetime."""
     if isinstance(value, datetime):
@@ -57,8 +62,9 @@ def epoch_ms(name: str, value: Any) -> int:
         return round(value.timestamp() * 1000)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidOptionError(
-            f"{name} must be a timezone-aware datetime or epoch milliseconds, not {value!r}")
-    return value
+            f"{name} must be a timezone-aware datetime or epoch milliseconds, "
+            f"not {job_options.shown(value)}")
+    return job_options.check_int(name, value, 0, MAX_EPOCH_MS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,7 @@ def _template(queue: Queue, scheduler_id: str, template: Any
     name = template.get("name") or scheduler_id
     if not isinstance(name, str):
         raise InvalidOptionError(f"template name must be a string, not {name!r}")
+    job_options.check_text(name, "template name")
     data = template.get("data")
     opts = template.get("opts") or {}
     if not isinstance(opts, dict):
@@ -182,7 +189,7 @@ SLOT_SCANS = 32
 def _check_id(scheduler_id: Any) -> str:
     if not isinstance(scheduler_id, str) or not scheduler_id:
         raise InvalidOptionError(f"scheduler id must be a non-empty string, not {scheduler_id!r}")
-    return scheduler_id
+    return job_options.check_text(scheduler_id, "scheduler id")
 
 
 def upsert(queue: Queue, scheduler_id: str, repeat: Any, template: Any = None) -> Op[Job]:

@@ -61,8 +61,10 @@ def add_jobs(keys: QueueKeys, jobs: Sequence[EncodedJob]) -> Eval:
 
 
 def check_added(reply: list[Any], jobs: Sequence[EncodedJob]) -> list[str]:
+    """The ids added; a refused job (a negative code, the other entries 0:
+    nothing was written) raises its error."""
     for value, job in zip(reply, jobs, strict=True):
-        if isinstance(value, int):
+        if isinstance(value, int) and value < 0:
             raise script_error(value, "add_job", job.job_id or job.name)
     return [str(v) for v in reply]
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.exceptions import ResponseError
 
-from queuecore import Connection, ConnectionFailedError, Queue
+from queuecore import Connection, ConnectionFailedError, Queue, RedisCommandError
 from queuecore.connection import Eval
 
 
@@ -84,8 +84,9 @@ def test_error_replies_reach_their_caller_and_the_connection_goes_on(redis_url: 
         def bad() -> object:  # add_job with an argument that is not msgpack
             return (yield Eval("add_job", ["bull:x:"], ["not msgpack"]))
 
-        with pytest.raises(ResponseError):
+        with pytest.raises(RedisCommandError, match="script add_job: ERR") as caught:
             await conn.arun(bad())
+        assert isinstance(caught.value.__cause__, ResponseError)
         queue = Queue("after-error", conn)
         job = await queue.aadd("fine")
         assert job.id

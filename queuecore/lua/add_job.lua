@@ -12,18 +12,35 @@
         priority, lifo, for flows pk, pj, pdk, wc, and de for deduplication
         (see add_job_to_queue)
   Returns: one entry per job: the job id (the existing one for a duplicate
-           custom id, the owner's for a deduplicated add), or -5 when the parent job does not exist, -7 when a
-           job with that id has another parent.
+           custom id, the owner's for a deduplicated add). When a job is
+           refused nothing is written: the entries are 0 but the refused
+           job's, -5 when its parent job does not exist, -7 when a job with
+           its id has another parent; a key of the wrong type (written by
+           someone else) is a WRONGTYPE error reply.
   Events: added, then waiting, delayed or waiting-children; duplicated for an
           existing custom id; deduplicated (and removed, for a replaced
           delayed job) on a deduplication hit.
 ]]
 local rcall = redis.call
 --- @include "add_job_to_queue"
+--- @include "check_add_jobs"
+
+local jobs = cmsgpack.unpack(ARGV[1])
+local err, refused, code = checkAddJobs(jobs, KEYS)
+if err then
+  return err
+elseif refused then
+  local results = {}
+  for i = 1, #jobs do
+    results[i] = 0
+  end
+  results[refused] = code
+  return results
+end
 
 local queues = {}
 local results = {}
-for _, j in ipairs(cmsgpack.unpack(ARGV[1])) do
+for _, j in ipairs(jobs) do
   local q = queues[j.q]
   if not q then
     q = queueKeys(KEYS[j.q])

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queuecore.conf import configured_queues, load
@@ -354,7 +354,7 @@ class Command(BaseCommand):
             try:
                 idle = [name for name in names if not Queue(
                     name, connection=self.conn, prefix=self.prefix).get_workers()]
-            except ResponseError as exc:  # some hosted Redis forbid CLIENT LIST
+            except RedisError as exc:  # some hosted Redis forbid CLIENT LIST
                 raise CommandError(f"cannot count workers: CLIENT LIST failed: "
                                    f"{one_line(exc)}") from None
             if idle:
