@@ -285,15 +285,17 @@ def to_python(opts: dict[str, Any]) -> dict[str, Any]:
     return python
 
 
-def encode_json(value: Any, what: str) -> str:
-    """Compact JSON, refusing anything JSON cannot hold (NaN, sets, objects...)."""
+def encode_json(value: Any, what: str, foreign_bytes: bool = False) -> str:
+    """Compact JSON, refusing anything JSON cannot hold (NaN, sets, objects...).
+    ``foreign_bytes`` lets lone surrogates through: text that was read from
+    Redis (a stored trace) and goes back as the bytes it came as."""
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except RecursionError:  # deeper than Python's recursion limit (about 1,000 levels)
         raise SerializationError(f"{what} is nested too deeply to be encoded as JSON") from None
     except (TypeError, ValueError) as exc:
         raise SerializationError(f"{what} is not JSON-serialisable: {exc}") from exc
-    if text.isascii():  # O(1): most JSON
+    if foreign_bytes or text.isascii():  # isascii is O(1): most JSON
         return text
     try:
         text.encode("utf-8")

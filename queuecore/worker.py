@@ -702,7 +702,7 @@ class Worker:
         limit = _int_option(job.opts.get("stack_trace_limit"), self.stack_trace_limit)
         trace = getattr(exc, "child_traceback", "") or "".join(traceback.format_exception(exc))
         stack = [*job.stacktrace, trace][-limit:] if limit else []
-        stacktrace = encode_json(stack, "stacktrace")
+        stacktrace = encode_json(stack, "stacktrace", foreign_bytes=True)
         attempts = _int_option(job.opts.get("attempts"), 0)
         made = job.attempts_made + 1
         token = job.token or "0"
