@@ -16,7 +16,6 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
-from django.template.loader import render_to_string
 
 from . import views
 from .access import (
@@ -29,6 +28,7 @@ from .access import (
 )
 from .conf import DashboardSettings, connection, dashboard_settings
 from .queues import STATES, visible_queues
+from .rendering import render_to_string
 
 MIN_INTERVAL_S = 0.5  # coalescing: at most two pushes a second
 CHARTS_INTERVAL_S = 10.0  # charts cover an hour per minute: redrawn less often

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -30,6 +30,7 @@ from .access import OPERATE, allowed_actions, gate
 from .actions import ActionError, audit
 from .conf import dashboard_settings
 from .presenters import when
+from .rendering import render
 from .views import _queue_or_404
 
 PAGE = 500

@@ -29,6 +29,20 @@ def get_queue(conf: DashboardSettings, name: str) -> Queue:
     return Queue(name, connection=connection(conf.redis_url), prefix=conf.prefix)
 
 
+# Keys one of which any queue that ever held a job (or a scheduler) still has
+EXISTENCE_SUFFIXES = ("meta", "id", "events", "wait", "active", "paused", "prioritized",
+                      "delayed", "completed", "failed", "waiting-children", "repeat", "marker")
+
+
+def queue_exists(queue: Queue) -> bool:
+    """Whether the queue has any of its keys (a name typed into the address bar
+    that no producer ever used has none); one EXISTS per key, as a cluster
+    without a hash-tagged prefix spreads them over slots."""
+    replies = queue.connection.execute_many(
+        [Call(("EXISTS", queue.keys.base + suffix)) for suffix in EXISTENCE_SUFFIXES])
+    return any(replies)
+
+
 @dataclass
 class QueueSummary:
     name: str

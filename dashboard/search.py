@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from django.template.loader import render_to_string
-
 from queuecore import Job
 from queuecore.search import SEARCH_STATES, SearchProgress, SearchQuery, make_query
 
 from . import presenters
+from .rendering import render_to_string
 
 MAX_RESULTS = 500  # rows a search shows; past that it stops and asks for a narrower search
 

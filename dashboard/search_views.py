@@ -4,10 +4,7 @@ streams the matches in."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from queuecore.errors import InvalidOptionError
@@ -16,6 +13,8 @@ from queuecore.search import JobSearch
 from . import search
 from .access import gate
 from .conf import dashboard_settings
+from .rendering import render
+from .url_keys import url_segment
 from .views import _queue_or_404
 
 
@@ -41,5 +40,5 @@ def search_view(request: HttpRequest, name: str) -> HttpResponse:
                        text=search.progress_text(progress, query), running=False)
     else:
         context.update(rows=[], text=search.progress_text(None, query), running=True,
-                       socket_url=f"/ws/queues/{quote(name)}/search/?{search.query_string(query)}")
+                       socket_url=f"/ws/queues/{url_segment(name)}/search/?{search.query_string(query)}")
     return render(request, "dashboard/partials/search_results.html", context)

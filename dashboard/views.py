@@ -3,13 +3,13 @@ render templates; each piece is a partial the live updates render too."""
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -32,19 +32,26 @@ from .access import (
 )
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
-from .queues import STATES, get_queue, server_info, summarize, visible_queues
+from .queues import STATES, get_queue, queue_exists, server_info, summarize, visible_queues
+from .rendering import Missing, render
+from .rendering import not_found as render_not_found
+from .undecodable import has_undecodable, json_text
 
 QUEUE_STATES = [s for s in STATES if s != "latest"]
 T = TypeVar("T")
 
 
 def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
+    """The queue, if it is listed (QUEUES) or, without a list, has keys."""
     if conf.queues is not None and name not in conf.queues:
         raise Http404(f"no queue {name!r} here")
     try:
-        return get_queue(conf, name)
+        queue = get_queue(conf, name)
     except InvalidQueueNameError:
         raise Http404(f"no queue {name!r} here") from None
+    if conf.queues is None and not queue_exists(queue):
+        raise Http404(f"no queue {name!r} here")
+    return queue
 
 
 def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
@@ -114,7 +121,7 @@ def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
 def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
     job = queue.get_job(job_id)
     if job is None:
-        raise Http404(f"no job {job_id!r} in queue {queue.name!r}")
+        raise Missing(f"no job {job_id!r} in queue {queue.name!r}", queue.name)
     state = job.get_state()
     logs = queue.get_job_logs(job_id, 0, 199)
     conn = connection(conf.redis_url)
@@ -135,7 +142,9 @@ def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
         **context, "can_operate": can["any"], "conf": conf, "can": can,
         # never offer to save masked or cut data back over the real data
         "can_edit_data": can["edit"] and conf.formatter is None
-        and not context["job"]["data_cut"]})
+        and not context["job"]["data_cut"]
+        # nor data that the form cannot give back byte for byte
+        and not has_undecodable(context["job"]["data_text"])})
 
 
 @require_GET
@@ -146,17 +155,22 @@ def job_raw(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     queue = _queue_or_404(conf, name)
     job = queue.get_job(job_id)
     if job is None:
-        raise Http404(f"no job {job_id!r}")
+        raise Missing(f"no job {job_id!r} in queue {name!r}", name)
     part = request.GET.get("part", "data")
     if part not in ("data", "returnvalue"):
         return HttpResponseBadRequest("part must be data or returnvalue")
     value = job.data if part == "data" else job.returnvalue
     if part == "data" and conf.formatter is not None:
         value = conf.formatter({"name": job.name, "data": value, "queue": name})["data"]
-    response = HttpResponse(json.dumps(value, indent=2, ensure_ascii=False),
-                            content_type="application/json")
-    response["Content-Disposition"] = f'inline; filename="{name}-{job_id}-{part}.json"'
+    response = HttpResponse(json_text(value), content_type="application/json")
+    response["Content-Disposition"] = f'inline; filename="{file_name(name, job_id, part)}.json"'
     return response
+
+
+def file_name(*parts: str) -> str:
+    """A download's name from names and ids, whatever they hold (quotes, ``/``,
+    newlines, foreign bytes would break the header)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))[:120] or "job"
 
 
 def _attempt(request: HttpRequest, action: str, run: Callable[[], T]) -> T | None:
@@ -200,7 +214,7 @@ def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> Htt
     queue = _queue_or_404(conf, name)
     job: Job | None = queue.get_job(job_id)
     if job is None:
-        raise Http404(f"no job {job_id!r}")
+        raise Missing(f"no job {job_id!r} in queue {name!r}", name)
     target = reverse("dashboard:job", args=[name, job_id])
     done = _attempt(request, action, lambda: actions.run_job_action(request, queue, job, action))
     if done is not None:
@@ -262,3 +276,10 @@ def scheduler_action(request: HttpRequest, name: str, scheduler_id: str,
     if message is not None:
         messages.success(request, message)
     return redirect(reverse("dashboard:schedulers"))
+
+
+@require_GET
+@gate()
+def not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    """Any other address under the dashboard."""
+    return render_not_found(request, f"nothing here at {request.path}")

@@ -294,6 +294,8 @@ class Connection:
             return pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
+        except UnicodeEncodeError:  # hiredis packs text strictly, before sending anything
+            return self._execute(client, as_bytes(request))
 
     async def _aexecute(self, client: Any, request: Request,
                         pipelined: PipelinedClient | None = None) -> Any:
@@ -309,6 +311,23 @@ class Connection:
             return await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
+        except UnicodeEncodeError:
+            return await self._aexecute(client, as_bytes(request), pipelined)
+
+
+def _encoded(value: Any) -> Any:
+    return value.encode("utf-8", TEXT_ENCODING_ERRORS) if isinstance(value, str) else value
+
+
+def as_bytes(request: Request) -> Request:
+    """The request with its text as bytes: a name or id read with a byte that
+    was not UTF-8 (a lone surrogate) goes back to Redis as that byte."""
+    if isinstance(request, Eval):
+        return Eval(request.script, [_encoded(k) for k in request.keys],
+                    [_encoded(a) for a in request.args])
+    if isinstance(request, Call):
+        return Call(tuple(_encoded(a) for a in request.args))
+    return Pipeline([Call(tuple(_encoded(a) for a in call.args)) for call in request.calls])
 
 
 def _single(request: Request) -> Op[Any]:
