@@ -216,7 +216,9 @@ def report(action: str, group: FailureGroup, result: GroupResult) -> str:
 def failure_groups(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
-    return render(request, "dashboard/partials/failure_groups.html", {
+    # the page loads it with htmx; opened at its own address, it is a page of its own
+    template = "partials/failure_groups" if request.htmx else "failures"
+    return render(request, f"dashboard/{template}.html", {
         "grouping": group_failures(queue), "queue_name": name,
         "can": allowed_actions(request.user, name), "scan_limit": SCAN_LIMIT,
         "next": request.GET.get("next", "")})

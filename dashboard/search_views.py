@@ -28,9 +28,9 @@ def search_view(request: HttpRequest, name: str) -> HttpResponse:
         query = search.query_from(request.GET)
     except InvalidOptionError as exc:
         # htmx swaps only 2xx answers: the message must reach the page
-        status = 200 if request.headers.get("HX-Request") else 400
-        return render(request, "dashboard/partials/search_results.html",
-                      {**context, "error": str(exc)}, status=status)
+        status = 200 if request.htmx else 400
+        return render(request, _template(request), {**context, "error": str(exc)},
+                      status=status)
     context.update(query=query, where=search.where(query),
                    export_query=search.query_string(query))
     if query.kind == "id":  # one HGETALL: no need for a socket
@@ -41,4 +41,11 @@ def search_view(request: HttpRequest, name: str) -> HttpResponse:
     else:
         context.update(rows=[], text=search.progress_text(None, query), running=True,
                        socket_url=f"/ws/queues/{url_segment(name)}/search/?{search.query_string(query)}")
-    return render(request, "dashboard/partials/search_results.html", context)
+    return render(request, _template(request), context)
+
+
+def _template(request: HttpRequest) -> str:
+    """The results area for the search box (htmx); a page of its own when the
+    address is opened directly."""
+    return ("dashboard/partials/search_results.html" if request.htmx
+            else "dashboard/search.html")
