@@ -21,7 +21,8 @@ from queuecore.search import EVERY, JobSearch, SearchQuery, make_query
 from . import presenters, search
 from .access import gate
 from .conf import dashboard_settings
-from .views import _queue_or_404
+from .undecodable import escaped, json_escapes
+from .views import _queue_or_404, file_name
 
 FORMATS = {"jsonl": ("application/x-ndjson; charset=utf-8", "jsonl"),
            "csv": ("text/csv; charset=utf-8", "csv")}
@@ -81,8 +82,9 @@ async def stream(queue: Queue, query: SearchQuery, fmt: str,
     while not job_search.done:
         progress = await queue.connection.arun(job_search.step())
         records = [record(job, state, queue.name, formatter) for job, state in progress.jobs]
-        if records:
-            yield encode_jsonl(records) if fmt == "jsonl" else encode_csv(records)
+        if records:  # foreign bytes: \udcff escapes in JSON, the text \xff in CSV
+            yield (json_escapes(encode_jsonl(records)) if fmt == "jsonl"
+                   else escaped(encode_csv(records)))
 
 
 @require_GET
@@ -108,5 +110,5 @@ def export(request: HttpRequest, name: str) -> HttpResponse:
     content_type, ext = FORMATS[fmt]
     response = StreamingHttpResponse(stream(queue, query, fmt, conf.formatter),
                                      content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{name}-{label}.{ext}"'
+    response["Content-Disposition"] = f'attachment; filename="{file_name(name, label)}.{ext}"'
     return response

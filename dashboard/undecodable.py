@@ -67,5 +67,9 @@ def marked_html(html: str) -> str:
 def json_text(value: Any, indent: int | None = 2) -> str:
     """JSON for a download: ensure_ascii=False keeps it readable, and each
     undecodable byte is a ``\\udcXX`` escape (surrogates only occur in strings)."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    return json_escapes(json.dumps(value, indent=indent, ensure_ascii=False, default=str))
+
+
+def json_escapes(text: str) -> str:
+    """JSON text with each undecodable byte as a ``\\udcXX`` escape."""
     return SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
