@@ -284,7 +284,7 @@ async def pushes(path: str, user: Any, until_closed: bool = False) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(max_examples=12)
+@settings(max_examples=20)
 @given(foreign=st.lists(queues, min_size=1, max_size=2, unique_by=lambda q: q.name))
 def test_every_socket_push_renders_foreign_data(foreign: list[ForeignQueue], world: Any,
                                                 raw_redis: redis.Redis,
