@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from .conf import dashboard_settings
-from .rendering import not_found
+from .rendering import NO_QUEUE, not_found
 
 VIEW = "dashboard.view_queues"
 OPERATE = "dashboard.operate_queues"
@@ -140,7 +140,7 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
                 raise PermissionDenied("you may not view queues")
             name = kwargs.get("name")
             if name is not None and not may_see_queue(user, name):
-                return not_found(request, f"no queue {name!r} here")
+                return not_found(request, NO_QUEUE)
             if permission != VIEW:
                 kind = (KIND_OF.get(kwargs.get("action", "")) if permission == OPERATE
                         else permission)

@@ -22,6 +22,11 @@ def render(request: HttpRequest, template: str, context: dict[str, Any] | None =
     return HttpResponse(render_to_string(template, context or {}, request), status=status)
 
 
+# The same words for a queue that does not exist and one the user may not see
+# (the address already holds the name: the page does not repeat it)
+NO_QUEUE = "no queue of that name here"
+
+
 class Missing(Http404):
     """A job (or other thing) of a queue that is not there: its 404 page links
     back to the queue."""

@@ -33,7 +33,7 @@ from .access import (
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
 from .queues import STATES, get_queue, queue_exists, server_info, summarize, visible_queues
-from .rendering import Missing, render
+from .rendering import NO_QUEUE, Missing, render
 from .rendering import not_found as render_not_found
 from .undecodable import has_undecodable, json_text
 
@@ -44,13 +44,13 @@ T = TypeVar("T")
 def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
     """The queue, if it is listed (QUEUES) or, without a list, has keys."""
     if conf.queues is not None and name not in conf.queues:
-        raise Http404(f"no queue {name!r} here")
+        raise Http404(NO_QUEUE)
     try:
         queue = get_queue(conf, name)
     except InvalidQueueNameError:
-        raise Http404(f"no queue {name!r} here") from None
+        raise Http404(NO_QUEUE) from None
     if conf.queues is None and not queue_exists(queue):
-        raise Http404(f"no queue {name!r} here")
+        raise Http404(NO_QUEUE)
     return queue
 
 
