@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
+from redis.exceptions import ResponseError
 
 from queuecore.connection import TEXT_ENCODING_ERRORS
 
@@ -100,7 +101,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         last_ids = {}
         for name in self.streams():
             key = stream_key(name)
-            newest = await self.client.xrevrange(key, count=1)
+            try:
+                newest = await self.client.xrevrange(key, count=1)
+            except ResponseError:  # not a stream (another client's key): not followed
+                continue
             last_ids[key] = newest[0][0] if newest else "0-0"
         last_push = 0.0
         dirty = True  # the first push resynchronises a page opened a moment ago

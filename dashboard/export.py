@@ -21,6 +21,7 @@ from queuecore.search import EVERY, JobSearch, SearchQuery, make_query
 from . import presenters, search
 from .access import gate
 from .conf import dashboard_settings
+from .queues import REFUSED
 from .undecodable import escaped, json_escapes
 from .views import _queue_or_404, file_name
 
@@ -80,7 +81,10 @@ async def stream(queue: Queue, query: SearchQuery, fmt: str,
     if fmt == "csv":
         yield encode_csv([], header=True)
     while not job_search.done:
-        progress = await queue.connection.arun(job_search.step())
+        try:
+            progress = await queue.connection.arun(job_search.step())
+        except REFUSED:  # a state key of the wrong type: the export ends with what it has
+            return
         records = [record(job, state, queue.name, formatter) for job, state in progress.jobs]
         if records:  # foreign bytes: \udcff escapes in JSON, the text \xff in CSV
             yield (json_escapes(encode_jsonl(records)) if fmt == "jsonl"

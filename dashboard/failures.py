@@ -30,6 +30,7 @@ from .access import OPERATE, allowed_actions, gate
 from .actions import ActionError, audit
 from .conf import dashboard_settings
 from .presenters import when
+from .queues import REFUSED
 from .rendering import render
 from .views import _queue_or_404
 
@@ -102,6 +103,7 @@ class Grouping:
     scanned: int  # failed jobs read and grouped
     total: int  # failed jobs in the queue
     capped: bool  # stopped at SCAN_LIMIT
+    unreadable: bool = False  # the failed key is not of BullMQ's type
 
 
 def _run(queue: Queue, start: int, end: int, ids: list[str] | None = None
@@ -218,8 +220,12 @@ def failure_groups(request: HttpRequest, name: str) -> HttpResponse:
     queue = _queue_or_404(conf, name)
     # the page loads it with htmx; opened at its own address, it is a page of its own
     template = "partials/failure_groups" if request.htmx else "failures"
+    try:
+        grouping = group_failures(queue)
+    except REFUSED:  # the failed key is not a sorted set
+        grouping = Grouping([], 0, 0, False, unreadable=True)
     return render(request, f"dashboard/{template}.html", {
-        "grouping": group_failures(queue), "queue_name": name,
+        "grouping": grouping, "queue_name": name,
         "can": allowed_actions(request.user, name), "scan_limit": SCAN_LIMIT,
         "next": request.GET.get("next", "")})
 

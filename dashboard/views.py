@@ -32,7 +32,7 @@ from .access import (
 )
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
-from .queues import STATES, get_queue, queue_exists, server_info, summarize, visible_queues
+from .queues import REFUSED, STATES, get_queue, queue_exists, server_info, summarize, visible_queues
 from .rendering import NO_QUEUE, Missing, render
 from .rendering import not_found as render_not_found
 from .undecodable import has_undecodable, json_text
@@ -72,20 +72,29 @@ def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
     summary = summarize(conf, [queue.name])[0]
     size = conf.page_size
     start = (page - 1) * size
+    unreadable: list[str] = []
+
+    def jobs_of(s: str, first: int, last: int, ascending: bool = False) -> list[Job]:
+        try:
+            return queue.get_jobs(s, first, last, asc=ascending, summary=True)
+        except REFUSED:  # its key is not of BullMQ's type: the other states still show
+            unreadable.append(s)
+            return []
+
     if state == "latest":
         # the newest of each state, each job with the state it was found in
-        found = [(job, s) for s in QUEUE_STATES
-                 for job in queue.get_jobs(s, 0, size - 1, summary=True)]
+        found = [(job, s) for s in QUEUE_STATES for job in jobs_of(s, 0, size - 1)]
         found.sort(key=lambda pair: pair[0].timestamp, reverse=True)
         rows = [presenters.summary(job, s) for job, s in found[:size]]
         total = size
     else:
-        jobs = queue.get_jobs(state, start, start + size - 1, asc=asc, summary=True)
+        jobs = jobs_of(state, start, start + size - 1, asc)
         rows = [presenters.summary(job, state) for job in jobs]
         total = summary.counts.get(state, 0)
     pages = max(1, -(-total // size))
     return {"queue": summary, "state": state, "rows": rows, "page": page, "pages": pages,
-            "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1}
+            "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1,
+            "unreadable": unreadable}
 
 
 @require_GET
@@ -114,16 +123,29 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
-    return {"charts": charts.queue_charts(connection(conf.redis_url), queue.keys.base),
-            "percentiles": charts.PERCENTILES}
+    try:
+        drawn = charts.queue_charts(connection(conf.redis_url), queue.keys.base)
+    except REFUSED:  # a metrics or finished key of the wrong type: no charts
+        drawn = None
+    return {"charts": drawn, "percentiles": charts.PERCENTILES}
 
 
 def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
-    job = queue.get_job(job_id)
+    try:
+        job = queue.get_job(job_id)
+    except REFUSED:
+        raise Missing(f"job {job_id!r} of queue {queue.name!r} is not a hash",
+                      queue.name) from None
     if job is None:
         raise Missing(f"no job {job_id!r} in queue {queue.name!r}", queue.name)
-    state = job.get_state()
-    logs = queue.get_job_logs(job_id, 0, 199)
+    try:
+        state = job.get_state()
+    except REFUSED:
+        state = "unknown"
+    try:
+        logs = queue.get_job_logs(job_id, 0, 199)
+    except REFUSED:  # its logs key is not a list
+        logs = {"logs": ["(the logs key is not a list)"], "count": 0}
     conn = connection(conf.redis_url)
     kids, more = flows.children(conn, conf.prefix, queue.keys.job(job_id))
     return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name,
@@ -257,7 +279,10 @@ def schedulers_page(request: HttpRequest) -> HttpResponse:
     conf = dashboard_settings()
     groups = []
     for name in visible(request.user, visible_queues(conf)):
-        rows = scheduler_views.scheduler_rows(get_queue(conf, name))
+        try:
+            rows = scheduler_views.scheduler_rows(get_queue(conf, name))
+        except REFUSED:  # its repeat key is not a sorted set: the others still show
+            continue
         if rows:
             groups.append((name, rows, allowed_actions(request.user, name)))
     return render(request, "dashboard/schedulers.html", {"groups": groups, "conf": conf})

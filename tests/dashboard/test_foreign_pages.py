@@ -232,3 +232,35 @@ def test_fragments_at_their_own_url_render_in_the_page(operator: Client, queue: 
         assert text.lstrip().startswith("<!doctype html>") and "<nav>" in text, url
         bare = operator.get(url, headers={"HX-Request": "true"})
         assert bare.status_code == 200 and "<!doctype html>" not in bare.content.decode()
+
+
+def test_a_queue_with_keys_of_the_wrong_type_never_hides_the_others(
+        operator: Client, queue: Queue, slash_queue: Queue, r: redis.Redis) -> None:
+    queue.add("good")
+    for suffix in ("wait", "failed", "meta", "events", "repeat", "metrics:completed"):
+        r.set(slash_queue.keys.base + suffix, "not what BullMQ writes")
+    overview = operator.get("/admin/queues/")
+    assert overview.status_code == 200 and queue.name in overview.content.decode()
+    for url in ("/admin/queues/-/workers/", "/admin/queues/-/schedulers/"):
+        assert operator.get(url).status_code == 200, url
+    for state in ("latest", "waiting", "failed"):
+        page = operator.get(reverse("dashboard:queue", args=[slash_queue.name]),
+                            {"state": state})
+        assert page.status_code == 200
+        assert "are not of the types BullMQ writes" in page.content.decode()
+    assert "malformed keys" in overview.content.decode()
+    r.delete(*(slash_queue.keys.base + s for s in ("wait", "failed", "meta", "events", "repeat",
+                                                   "metrics:completed")))
+
+
+def test_export_of_a_queue_with_keys_of_the_wrong_type(operator: Client, queue: Queue,
+                                                      r: redis.Redis) -> None:
+    from tests.dashboard.test_export import fetch
+    queue.add("good")
+    r.set(queue.keys.base + "failed", "not a sorted set")
+    try:
+        response, pieces = fetch(operator, f"/admin/queues/{queue.name}/export/?format=jsonl")
+        assert response.status_code == 200  # it ends with what it could read
+        assert all(json.loads(line) for line in b"".join(pieces).decode().splitlines())
+    finally:
+        r.delete(queue.keys.base + "failed")
