@@ -13,6 +13,7 @@ from queuecore.search import JobSearch
 from . import search
 from .access import gate
 from .conf import dashboard_settings
+from .queues import REFUSED
 from .rendering import render
 from .url_keys import url_segment
 from .views import _queue_or_404
@@ -35,9 +36,13 @@ def search_view(request: HttpRequest, name: str) -> HttpResponse:
                    export_query=search.query_string(query))
     if query.kind == "id":  # one HGETALL: no need for a socket
         job_search = JobSearch(queue, query)
-        progress = queue.connection.run(job_search.step())
-        context.update(rows=search.rows(progress.jobs),
-                       text=search.progress_text(progress, query), running=False)
+        try:
+            progress = queue.connection.run(job_search.step())
+        except REFUSED as exc:  # a state key of the wrong type
+            context.update(rows=[], text=f"Search failed: {exc}", running=False)
+        else:
+            context.update(rows=search.rows(progress.jobs),
+                           text=search.progress_text(progress, query), running=False)
     else:
         context.update(rows=[], text=search.progress_text(None, query), running=True,
                        socket_url=f"/ws/queues/{url_segment(name)}/search/?{search.query_string(query)}")

@@ -117,10 +117,11 @@ queues = st.builds(
                                       ["name", "every", "pattern", "tz", "ic", "limit",
                                        "startDate", "endDate", "offset", "data", "opts"]),
                                       values, max_size=6)), max_size=2),
-    # odd strings in the queue's plain keys (state keys of the wrong type are
-    # test_foreign_pages.py's: a sweep over them is too slow for make test)
-    extra_keys=st.lists(st.tuples(st.sampled_from([b"id", b"marker", b"limiter", b"de:x"]),
-                                  values), max_size=2))
+    # odd strings in plain keys, and keys of the wrong type (a string where
+    # BullMQ keeps a list, a sorted set or a stream)
+    extra_keys=st.lists(st.tuples(st.sampled_from([
+        b"id", b"marker", b"limiter", b"de:x", b"wait", b"failed", b"completed", b"events",
+        b"repeat", b"metrics:failed:data"]), values), max_size=2))
 
 
 def write(client: redis.Redis, prefix: bytes, q: ForeignQueue) -> None:
