@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from .conf import dashboard_settings
+from .rendering import NO_QUEUE, not_found
 
 VIEW = "dashboard.view_queues"
 OPERATE = "dashboard.operate_queues"
@@ -144,8 +145,9 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
                                             Callable[..., HttpResponse]]:
     """Anonymous users go to the login page; others need staff status and
     view_queues; a ``name`` in the URL must be a queue the user may see (else
-    404). ``permission`` OPERATE takes the action from the URL's ``action``;
-    a kind (``"add"``) names the action itself."""
+    404). Every 404 is the dashboard's own page. ``permission`` OPERATE takes
+    the action from the URL's ``action``; a kind (``"add"``) names the action
+    itself."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -158,14 +160,18 @@ def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
                 raise PermissionDenied("you may not view queues")
             name = kwargs.get("name")
             if name is not None and not may_see_queue(user, name):
-                raise Http404(f"no queue {name!r} here")
+                return not_found(request, NO_QUEUE)
             if permission != VIEW:
                 kind = (KIND_OF.get(kwargs.get("action", "")) if permission == OPERATE
                         else permission)
                 if not may_act(user, kind, name):
                     raise PermissionDenied(f"you may not {kind or 'act on queues'}"
                                            + (f" in {name}" if name else ""))
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except Http404 as exc:  # the dashboard's own page, DEBUG or not
+                return not_found(request, str(exc) or "nothing here",
+                                 getattr(exc, "queue", None))
 
         return wrapped
 

@@ -14,6 +14,7 @@ from queuecore.errors import InvalidOptionError, JobNotInStateError, Serializati
 
 from .access import PARENT_REFUSED, parent_queue
 from .models import AuditEntry
+from .undecodable import escaped
 
 CLEAN_STATES = ("completed", "failed", "delayed", "wait", "prioritized")
 
@@ -25,9 +26,12 @@ class ActionError(Exception):
 def audit(request: HttpRequest, action: str, queue: str, job_ids: list[str] | None = None,
           detail: str = "") -> None:
     user = request.user
+    # the database takes UTF-8 only: a foreign byte is kept as the text \xff
     AuditEntry.objects.create(user=user if user.is_authenticated else None,
-                              username=user.get_username(), action=action, queue=queue,
-                              job_ids=(job_ids or [])[:1000], detail=detail[:500])
+                              username=user.get_username(), action=action,
+                              queue=escaped(queue),
+                              job_ids=[escaped(i) for i in (job_ids or [])[:1000]],
+                              detail=escaped(detail)[:500])
 
 
 def _int(request: HttpRequest, field: str, default: int | None = None, minimum: int = 0) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from queuecore import Queue
@@ -19,6 +19,7 @@ from .access import PARENT_REFUSED, gate, parent_queue
 from .actions import ActionError, audit
 from .conf import dashboard_settings
 from .queues import get_queue
+from .rendering import render
 from .views import _queue_or_404
 
 SIMPLE_FIELDS = ("delay", "priority", "attempts")  # whole numbers; job_id is text

@@ -10,6 +10,7 @@ Everything is drawn server-side as SVG: no charting library, no CDN."""
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,14 @@ class Charts:
         return sum(self.failed)
 
 
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
+
+
+def _whole(value: str | None) -> int | None:
+    """A number as workers write them; anything else ("²", "1e9", "") is None."""
+    return int(value) if value is not None and _WHOLE.fullmatch(value) else None
+
+
 def _from_metrics(meta: list[str | None], data: list[str], now_minute: int) -> list[int]:
     """BullMQ's metrics as one value per minute, oldest first, ending now.
 
@@ -65,15 +74,14 @@ def _from_metrics(meta: list[str | None], data: list[str], now_minute: int) -> l
     `prevTS`'s; `count - prevCount` is the minute of `prevTS` so far; minutes
     after it had no finished job (points are only written by a later finish)."""
     values = [0] * MINUTES
-    count, prev_ts, prev_count = (int(v) if v and v.lstrip("-").isdigit() else None
-                                  for v in meta)
+    count, prev_ts, prev_count = (_whole(v) for v in meta)
     if prev_ts is None:
         return values
     prev_minute = prev_ts // 60_000
     pending = (count or 0) - (prev_count or 0)
     points = {prev_minute: max(0, pending)}
     for i, value in enumerate(data):
-        points[prev_minute - 1 - i] = int(value) if value.lstrip("-").isdigit() else 0
+        points[prev_minute - 1 - i] = max(0, _whole(value) or 0)
     first = now_minute - MINUTES + 1
     for minute, value in points.items():
         if first <= minute <= now_minute:
@@ -118,9 +126,8 @@ def queue_charts(conn: Connection, base: str, now_ms: int | None = None) -> Char
                                  "finishedOn")) for job_id in ids])
         waits, runs = [], []
         for row in rows:
-            try:
-                added, delay, started, finished = (int(v) if v else 0 for v in row)
-            except ValueError:
+            added, delay, started, finished = (_whole(v) if v else 0 for v in row)
+            if None in (added, delay, started, finished):
                 continue  # written by someone else: left out
             if started and finished >= started:
                 runs.append(finished - started)

@@ -16,7 +16,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
-from django.template.loader import render_to_string
+from redis.exceptions import ResponseError
+
+from queuecore.connection import TEXT_ENCODING_ERRORS
 
 from . import views
 from .access import (
@@ -30,11 +32,18 @@ from .access import (
 )
 from .conf import DashboardSettings, connection, dashboard_settings
 from .queues import STATES, visible_queues
+from .rendering import render_to_string
 
 MIN_INTERVAL_S = 0.5  # coalescing: at most two pushes a second
 CHARTS_INTERVAL_S = 10.0  # charts cover an hour per minute: redrawn less often
 BLOCK_MS = 1000
 RESYNC_S = 5.0  # push even without events, so counts of idle queues stay right
+
+
+def stream_key(name: str | bytes) -> bytes:
+    """A stream's key as bytes: a queue name read with a byte that is not UTF-8
+    goes back as that byte (redis-py's hiredis packer refuses such text)."""
+    return name if isinstance(name, bytes) else name.encode("utf-8", TEXT_ENCODING_ERRORS)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -91,8 +100,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # read from the streams' current ends, taken before the first render, so
         # no event between that render and the first read is missed
         last_ids = {}
-        for key in self.streams():
-            newest = await self.client.xrevrange(key, count=1)
+        for name in self.streams():
+            key = stream_key(name)
+            try:
+                newest = await self.client.xrevrange(key, count=1)
+            except ResponseError:  # not a stream (another client's key): not followed
+                continue
             last_ids[key] = newest[0][0] if newest else "0-0"
         last_push = 0.0
         dirty = True  # the first push resynchronises a page opened a moment ago
@@ -113,8 +126,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             reply = await self.client.xread(last_ids, count=1, block=BLOCK_MS)
             for stream, entries in reply or []:
                 if entries:
-                    newest = await self.client.xrevrange(stream, count=1)
-                    last_ids[stream] = newest[0][0] if newest else entries[-1][0]
+                    key = stream_key(stream)
+                    newest = await self.client.xrevrange(key, count=1)
+                    last_ids[key] = newest[0][0] if newest else entries[-1][0]
                     dirty = True
 
 

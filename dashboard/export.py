@@ -21,7 +21,9 @@ from queuecore.search import EVERY, JobSearch, make_query
 from . import presenters, search
 from .access import gate, redactor
 from .conf import dashboard_settings
-from .views import _queue_or_404
+from .queues import REFUSED
+from .undecodable import escaped, json_escapes
+from .views import _queue_or_404, file_name
 
 FORMATS = {"jsonl": ("application/x-ndjson; charset=utf-8", "jsonl"),
            "csv": ("text/csv; charset=utf-8", "csv")}
@@ -82,11 +84,15 @@ async def stream(queue: Queue, job_search: JobSearch, fmt: str,
     if fmt == "csv":
         yield encode_csv([], header=True)
     while not job_search.done:
-        progress = await queue.connection.arun(job_search.step())
+        try:
+            progress = await queue.connection.arun(job_search.step())
+        except REFUSED:  # a state key of the wrong type: the export ends with what it has
+            return
         records = [record(job, state, queue.name, formatter, redact)
                    for job, state in progress.jobs]
-        if records:
-            yield encode_jsonl(records) if fmt == "jsonl" else encode_csv(records)
+        if records:  # foreign bytes: \udcff escapes in JSON, the text \xff in CSV
+            yield (json_escapes(encode_jsonl(records)) if fmt == "jsonl"
+                   else escaped(encode_csv(records)))
 
 
 @require_GET
@@ -116,5 +122,5 @@ def export(request: HttpRequest, name: str) -> HttpResponse:
     response = StreamingHttpResponse(stream(queue, job_search, fmt, conf.formatter,
                                             redactor(request.user)),
                                      content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{name}-{label}.{ext}"'
+    response["Content-Disposition"] = f'attachment; filename="{file_name(name, label)}.{ext}"'
     return response

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -30,6 +30,8 @@ from .access import OPERATE, allowed_actions, gate, redactor
 from .actions import ActionError, audit
 from .conf import dashboard_settings
 from .presenters import when
+from .queues import REFUSED
+from .rendering import render
 from .views import _queue_or_404
 
 PAGE = 500
@@ -101,6 +103,7 @@ class Grouping:
     scanned: int  # failed jobs read and grouped
     total: int  # failed jobs in the queue
     capped: bool  # stopped at SCAN_LIMIT
+    unreadable: bool = False  # the failed key is not of BullMQ's type
 
 
 def _run(queue: Queue, start: int, end: int, ids: list[str] | None = None
@@ -215,13 +218,18 @@ def report(action: str, group: FailureGroup, result: GroupResult) -> str:
 def failure_groups(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
-    grouping = group_failures(queue)
+    # the page loads it with htmx; opened at its own address, it is a page of its own
+    template = "partials/failure_groups" if request.htmx else "failures"
+    try:
+        grouping = group_failures(queue)
+    except REFUSED:  # the failed key is not a sorted set
+        grouping = Grouping([], 0, 0, False, unreadable=True)
     redact = redactor(request.user)
     if redact is not None:  # "child <key> failed" names a child's queue
         for g in grouping.groups:
             g.reason, g.sample_reason = redact(g.reason), redact(g.sample_reason)
             g.frame, g.sample_frame = redact(g.frame), redact(g.sample_frame)
-    return render(request, "dashboard/partials/failure_groups.html", {
+    return render(request, f"dashboard/{template}.html", {
         "grouping": grouping, "queue_name": name,
         "can": allowed_actions(request.user, name), "scan_limit": SCAN_LIMIT,
         "next": request.GET.get("next", "")})

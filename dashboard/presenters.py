@@ -4,6 +4,7 @@ live updates, so every place shows a job the same way."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,13 @@ MAX_INLINE_BYTES = 256 * 1024  # larger data is cut on the page, with a link to 
 
 
 def when(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
+    """A time in epoch ms; None when unset, or beyond what a date can hold."""
+    if not ms:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def duration(start: int | None, end: int | None) -> str:
@@ -33,7 +40,8 @@ def progress_percent(progress: Any) -> int | None:
     """A bar for numeric progress (or a dict with a number under 'pct'/'percent')."""
     if isinstance(progress, dict):
         progress = progress.get("pct", progress.get("percent"))
-    if isinstance(progress, bool) or not isinstance(progress, int | float):
+    if isinstance(progress, bool) or not isinstance(progress, int | float) \
+            or not math.isfinite(progress):
         return None
     return max(0, min(100, int(progress)))
 
@@ -47,9 +55,32 @@ def pretty_json(value: Any, limit: int = MAX_INLINE_BYTES) -> tuple[str, bool]:
     return text, False
 
 
+TIME_FIELDS = (("timestamp", "timestamp"), ("processed_on", "processedOn"),
+               ("finished_on", "finishedOn"))
+
+
+def malformed(job: Job) -> list[tuple[str, str, str]]:
+    """(field, what is wrong, its stored text cut short) of each field another
+    client wrote that BullMQ would not have (Job.malformed), and times too far
+    out to be dates."""
+    marks = dict(job.malformed)
+    for attr, field in TIME_FIELDS:
+        if getattr(job, attr) and when(getattr(job, attr)) is None:
+            marks[field] = "a time out of range"
+    return [(field, why, (job.raw.get(field) or "")[:200]) for field, why in sorted(marks.items())]
+
+
+def _parent(job: Job) -> tuple[str | None, str | None]:
+    """(parent job id, parent queue name) when the parent field is BullMQ's."""
+    if job.parent is None or "parent" in job.malformed:
+        return None, None
+    return job.parent["id"], job.parent["queueKey"].split(":")[-1]
+
+
 def summary(job: Job, state: str | None = None) -> dict[str, Any]:
     """What a job row shows (no data: lists read jobs without it)."""
     return {
+        "malformed": malformed(job),
         "id": job.id,
         "name": job.name,
         "state": state,
@@ -77,7 +108,7 @@ def detail(job: Job, state: str, conf: DashboardSettings) -> dict[str, Any]:
     data_text, data_cut = pretty_json(data)
     return_text, return_cut = pretty_json(job.returnvalue)
     opts_text, _ = pretty_json(job.opts)
-    parent = job.parent if isinstance(job.parent, dict) else None
+    parent_id, parent_queue = _parent(job)
     return {
         **summary(job, state),
         "wait_time": duration(job.timestamp + (job.delay or 0), job.processed_on),
@@ -93,9 +124,8 @@ def detail(job: Job, state: str, conf: DashboardSettings) -> dict[str, Any]:
         "opts_text": opts_text,
         "processed_by": job.processed_by,
         "parent_key": job.parent_key,
-        "parent_id": parent.get("id") if parent else None,
-        "parent_queue": (parent.get("queueKey") or parent.get("queue") or "").split(":")[-1]
-        if parent else None,
+        "parent_id": parent_id,
+        "parent_queue": parent_queue,
         "scheduler_id": job.scheduler_id,
         "deferred_failure": job.deferred_failure,
     }

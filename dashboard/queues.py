@@ -8,9 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from queuecore import Queue
-from queuecore.connection import Call
+from queuecore.connection import Call, Connection
 from queuecore.discovery import count_workers, discover
+from queuecore.errors import QueueCoreError
 
 from .conf import DashboardSettings, connection
 
@@ -18,6 +21,8 @@ STATES = ("latest", "active", "waiting", "waiting-children", "prioritized", "del
           "completed", "failed", "paused")
 LIST_STATES = {"active", "waiting", "paused"}
 THROUGHPUT_WINDOW_MS = 5 * 60_000
+# what Redis answers when a key another client wrote is of the wrong type
+REFUSED = (ResponseError, QueueCoreError)
 def visible_queues(conf: DashboardSettings) -> list[str]:
     """The allow-list when one is set, else every queue found under the prefix."""
     if conf.queues is not None:
@@ -27,6 +32,20 @@ def visible_queues(conf: DashboardSettings) -> list[str]:
 
 def get_queue(conf: DashboardSettings, name: str) -> Queue:
     return Queue(name, connection=connection(conf.redis_url), prefix=conf.prefix)
+
+
+# Keys one of which any queue that ever held a job (or a scheduler) still has
+EXISTENCE_SUFFIXES = ("meta", "id", "events", "wait", "active", "paused", "prioritized",
+                      "delayed", "completed", "failed", "waiting-children", "repeat", "marker")
+
+
+def queue_exists(queue: Queue) -> bool:
+    """Whether the queue has any of its keys (a name typed into the address bar
+    that no producer ever used has none); one EXISTS per key, as a cluster
+    without a hash-tagged prefix spreads them over slots."""
+    replies = queue.connection.execute_many(
+        [Call(("EXISTS", queue.keys.base + suffix)) for suffix in EXISTENCE_SUFFIXES])
+    return any(replies)
 
 
 @dataclass
@@ -68,18 +87,44 @@ def summarize(conf: DashboardSettings, names: list[str]) -> list[QueueSummary]:
     calls: list[Call] = []
     for name in names:
         calls += _count_calls(f"{conf.prefix}:{name}:", since)
-    replies = conn.execute_many(calls)
+    replies = tolerant(conn, calls)
     workers = count_workers(conn, conf.prefix, names)
     summaries = []
     per = 11
     for i, name in enumerate(names):
         r = replies[i * per:(i + 1) * per]
         counts = dict(zip(("waiting", "active", "waiting-children", "prioritized", "delayed",
-                           "completed", "failed", "paused"), (int(v) for v in r[:8]),
+                           "completed", "failed", "paused"), (_count(v) for v in r[:8]),
                           strict=True))
-        summaries.append(QueueSummary(name, counts, bool(r[8]), workers.get(name, 0),
-                                      int(r[9]), int(r[10])))
+        summary = QueueSummary(name, counts, r[8] is True or r[8] == 1, workers.get(name, 0),
+                               _count(r[9]), _count(r[10]))
+        broken = [call.args[1][len(f"{conf.prefix}:{name}:"):]
+                  for call, reply in zip(calls[i * per:(i + 1) * per], r, strict=True)
+                  if isinstance(reply, Exception)]
+        if broken:  # shown on the overview: this queue's keys, not the page, are at fault
+            summary.extra["broken_keys"] = sorted(set(broken))
+        summaries.append(summary)
     return summaries
+
+
+def tolerant(conn: Connection, calls: list[Call]) -> list[Any]:
+    """Replies to ``calls`` in one round trip; if one fails (a key another
+    client made of the wrong type), each is sent alone and a failure is
+    its error in the list, so one broken queue never hides the others."""
+    try:
+        return conn.execute_many(calls)
+    except REFUSED:
+        replies: list[Any] = []
+        for call in calls:
+            try:
+                replies.append(conn.execute(*call.args))
+            except REFUSED as exc:
+                replies.append(exc)
+        return replies
+
+
+def _count(reply: Any) -> int:
+    return reply if isinstance(reply, int) else 0
 
 
 def server_info(conf: DashboardSettings) -> dict[str, Any]:

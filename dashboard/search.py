@@ -10,8 +10,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from django.template.loader import render_to_string
-
 from queuecore import Job, Queue
 from queuecore.queue import SUMMARY_FIELDS
 from queuecore.search import (
@@ -26,6 +24,7 @@ from queuecore.search import (
 from . import presenters
 from .access import hide_unseen_rows, redactor
 from .conf import DashboardSettings
+from .rendering import render_to_string
 
 MAX_RESULTS = 500  # rows a search shows; past that it stops and asks for a narrower search
 

@@ -14,11 +14,12 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 
 from queuecore import Job
-from queuecore.errors import InvalidOptionError, QueueCoreError
+from queuecore.errors import InvalidOptionError
 from queuecore.search import CHUNK, SearchProgress, SearchQuery
 
 from . import search, views
 from .consumers import LiveConsumer
+from .queues import REFUSED
 
 ROWS_EVERY_S = 0.1  # matches found meanwhile go out together (the first at once)
 PROGRESS_EVERY_S = 0.25  # the progress line, at most four times a second
@@ -63,7 +64,7 @@ class SearchConsumer(LiveConsumer):
         while not job_search.done and not self.stopping:
             try:
                 progress = await self.queue.connection.arun(job_search.step())
-            except QueueCoreError as exc:  # Redis went away: say so, keep what was shown
+            except REFUSED as exc:  # Redis went away, or a key of the wrong type: say so
                 await self.send(text_data=search.render_progress(
                     f"Search failed: {exc}", False, oob=True))
                 await self.close()

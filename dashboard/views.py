@@ -3,13 +3,13 @@ render templates; each piece is a partial the live updates render too."""
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -34,19 +34,26 @@ from .access import (
 )
 from .conf import DashboardSettings, connection, dashboard_settings
 from .models import AuditEntry
-from .queues import STATES, get_queue, server_info, summarize, visible_queues
+from .queues import REFUSED, STATES, get_queue, queue_exists, server_info, summarize, visible_queues
+from .rendering import NO_QUEUE, Missing, render
+from .rendering import not_found as render_not_found
+from .undecodable import has_undecodable, json_text
 
 QUEUE_STATES = [s for s in STATES if s != "latest"]
 T = TypeVar("T")
 
 
 def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
+    """The queue, if it is listed (QUEUES) or, without a list, has keys."""
     if conf.queues is not None and name not in conf.queues:
-        raise Http404(f"no queue {name!r} here")
+        raise Http404(NO_QUEUE)
     try:
-        return get_queue(conf, name)
+        queue = get_queue(conf, name)
     except InvalidQueueNameError:
-        raise Http404(f"no queue {name!r} here") from None
+        raise Http404(NO_QUEUE) from None
+    if conf.queues is None and not queue_exists(queue):
+        raise Http404(NO_QUEUE)
+    return queue
 
 
 def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
@@ -67,20 +74,29 @@ def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
     summary = summarize(conf, [queue.name])[0]
     size = conf.page_size
     start = (page - 1) * size
+    unreadable: list[str] = []
+
+    def jobs_of(s: str, first: int, last: int, ascending: bool = False) -> list[Job]:
+        try:
+            return queue.get_jobs(s, first, last, asc=ascending, summary=True)
+        except REFUSED:  # its key is not of BullMQ's type: the other states still show
+            unreadable.append(s)
+            return []
+
     if state == "latest":
         # the newest of each state, each job with the state it was found in
-        found = [(job, s) for s in QUEUE_STATES
-                 for job in queue.get_jobs(s, 0, size - 1, summary=True)]
+        found = [(job, s) for s in QUEUE_STATES for job in jobs_of(s, 0, size - 1)]
         found.sort(key=lambda pair: pair[0].timestamp, reverse=True)
         rows = [presenters.summary(job, s) for job, s in found[:size]]
         total = size
     else:
-        jobs = queue.get_jobs(state, start, start + size - 1, asc=asc, summary=True)
+        jobs = jobs_of(state, start, start + size - 1, asc)
         rows = [presenters.summary(job, state) for job in jobs]
         total = summary.counts.get(state, 0)
     pages = max(1, -(-total // size))
     return {"queue": summary, "state": state, "rows": rows, "page": page, "pages": pages,
-            "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1}
+            "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1,
+            "unreadable": unreadable}
 
 
 @require_GET
@@ -110,16 +126,29 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
-    return {"charts": charts.queue_charts(connection(conf.redis_url), queue.keys.base),
-            "percentiles": charts.PERCENTILES}
+    try:
+        drawn = charts.queue_charts(connection(conf.redis_url), queue.keys.base)
+    except REFUSED:  # a metrics or finished key of the wrong type: no charts
+        drawn = None
+    return {"charts": drawn, "percentiles": charts.PERCENTILES}
 
 
 def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
-    job = queue.get_job(job_id)
+    try:
+        job = queue.get_job(job_id)
+    except REFUSED:
+        raise Missing(f"job {job_id!r} of queue {queue.name!r} is not a hash",
+                      queue.name) from None
     if job is None:
-        raise Http404(f"no job {job_id!r} in queue {queue.name!r}")
-    state = job.get_state()
-    logs = queue.get_job_logs(job_id, 0, 199)
+        raise Missing(f"no job {job_id!r} in queue {queue.name!r}", queue.name)
+    try:
+        state = job.get_state()
+    except REFUSED:
+        state = "unknown"
+    try:
+        logs = queue.get_job_logs(job_id, 0, 199)
+    except REFUSED:  # its logs key is not a list
+        logs = {"logs": ["(the logs key is not a list)"], "count": 0}
     conn = connection(conf.redis_url)
     kids, more = flows.children(conn, conf.prefix, queue.keys.job(job_id))
     return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name,
@@ -138,7 +167,9 @@ def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
         **context, "can_operate": can["any"], "conf": conf, "can": can,
         # never offer to save masked or cut data back over the real data
         "can_edit_data": can["edit"] and conf.formatter is None
-        and not context["job"]["data_cut"]})
+        and not context["job"]["data_cut"]
+        # nor data that the form cannot give back byte for byte
+        and not has_undecodable(context["job"]["data_text"])})
 
 
 @require_GET
@@ -149,17 +180,22 @@ def job_raw(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     queue = _queue_or_404(conf, name)
     job = queue.get_job(job_id)
     if job is None:
-        raise Http404(f"no job {job_id!r}")
+        raise Missing(f"no job {job_id!r} in queue {name!r}", name)
     part = request.GET.get("part", "data")
     if part not in ("data", "returnvalue"):
         return HttpResponseBadRequest("part must be data or returnvalue")
     value = job.data if part == "data" else job.returnvalue
     if part == "data" and conf.formatter is not None:
         value = conf.formatter({"name": job.name, "data": value, "queue": name})["data"]
-    response = HttpResponse(json.dumps(value, indent=2, ensure_ascii=False),
-                            content_type="application/json")
-    response["Content-Disposition"] = f'inline; filename="{name}-{job_id}-{part}.json"'
+    response = HttpResponse(json_text(value), content_type="application/json")
+    response["Content-Disposition"] = f'inline; filename="{file_name(name, job_id, part)}.json"'
     return response
+
+
+def file_name(*parts: str) -> str:
+    """A download's name from names and ids, whatever they hold (quotes, ``/``,
+    newlines, foreign bytes would break the header)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))[:120] or "job"
 
 
 def _attempt(request: HttpRequest, action: str, run: Callable[[], T]) -> T | None:
@@ -203,7 +239,7 @@ def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> Htt
     queue = _queue_or_404(conf, name)
     job: Job | None = queue.get_job(job_id)
     if job is None:
-        raise Http404(f"no job {job_id!r}")
+        raise Missing(f"no job {job_id!r} in queue {name!r}", name)
     target = reverse("dashboard:job", args=[name, job_id])
     done = _attempt(request, action, lambda: actions.run_job_action(request, queue, job, action))
     if done is not None:
@@ -249,7 +285,10 @@ def schedulers_page(request: HttpRequest) -> HttpResponse:
     conf = dashboard_settings()
     groups = []
     for name in visible(request.user, visible_queues(conf)):
-        rows = scheduler_views.scheduler_rows(get_queue(conf, name))
+        try:
+            rows = scheduler_views.scheduler_rows(get_queue(conf, name))
+        except REFUSED:  # its repeat key is not a sorted set: the others still show
+            continue
         if rows:
             groups.append((name, rows, allowed_actions(request.user, name)))
     return render(request, "dashboard/schedulers.html", {"groups": groups, "conf": conf})
@@ -268,3 +307,10 @@ def scheduler_action(request: HttpRequest, name: str, scheduler_id: str,
     if message is not None:
         messages.success(request, message)
     return redirect(reverse("dashboard:schedulers"))
+
+
+@require_GET
+@gate()
+def not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    """Any other address under the dashboard."""
+    return render_not_found(request, f"nothing here at {request.path}")

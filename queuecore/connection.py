@@ -306,7 +306,9 @@ class Connection:
             return pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
-        except (RedisError, UnicodeEncodeError) as exc:
+        except UnicodeEncodeError as exc:  # hiredis packs text strictly, before sending
+            return self._execute(client, _as_bytes(request, exc))
+        except RedisError as exc:
             raise redis_error(exc, request) from exc
 
     async def _aexecute(self, client: Any, request: Request,
@@ -323,8 +325,29 @@ class Connection:
             return await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
-        except (RedisError, UnicodeEncodeError) as exc:
+        except UnicodeEncodeError as exc:
+            return await self._aexecute(client, _as_bytes(request, exc), pipelined)
+        except RedisError as exc:
             raise redis_error(exc, request) from exc
+
+
+def _encoded(value: Any) -> Any:
+    return value.encode("utf-8", TEXT_ENCODING_ERRORS) if isinstance(value, str) else value
+
+
+def _as_bytes(request: Request, refused: UnicodeEncodeError) -> Request:
+    """The request with its text as bytes: a name or id read with a byte that
+    was not UTF-8 (a lone surrogate) goes back to Redis as that byte. Text
+    that stands for no bytes (a lone U+D800) is refused before sending."""
+    try:
+        if isinstance(request, Eval):
+            return Eval(request.script, [_encoded(k) for k in request.keys],
+                        [_encoded(a) for a in request.args])
+        if isinstance(request, Call):
+            return Call(tuple(_encoded(a) for a in request.args))
+        return Pipeline([Call(tuple(_encoded(a) for a in call.args)) for call in request.calls])
+    except UnicodeEncodeError:
+        raise redis_error(refused, request) from refused
 
 
 def describe(request: Request) -> str:

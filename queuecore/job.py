@@ -25,8 +25,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _int(value: str | None, default: int | None = 0) -> int | None:
-    """An integer hash field; missing or garbage ("abc", "inf") reads as ``default``."""
+def _int(value: str | None, default: int | None, field: str,
+         malformed: dict[str, str]) -> int | None:
+    """An integer hash field; missing reads as ``default``, garbage ("abc",
+    "inf") too, marked in ``malformed``."""
     if value is None:
         return default
     try:
@@ -35,6 +37,7 @@ def _int(value: str | None, default: int | None = 0) -> int | None:
         try:
             return int(float(value))
         except (ValueError, OverflowError):
+            malformed[field] = f"not a whole number: {value[:50]!r}"
             return default
 
 
@@ -62,6 +65,25 @@ def not_utf8_reason(job_id: str, raw: dict[str, str]) -> str | None:
     return None
 
 
+def _not_json_number(text: str) -> float:
+    """JSON has no NaN or infinity (Python's parser would take them, or 1e309
+    as inf, which no other client can read back)."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")) or value != value:
+        raise ValueError(f"{text[:50]} is not a number JSON can hold")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Progress must be a number a bar can show: strict. Data and the rest take
+# NaN and Infinity, which Python's json.dumps (and so Python bullmq) writes.
+_STRICT = json.JSONDecoder(parse_float=_not_json_number, parse_constant=_refuse_constant)
+_LENIENT = json.JSONDecoder()
+
+
 def _json(value: str) -> Any:
     try:
         return json.loads(value)
@@ -69,12 +91,37 @@ def _json(value: str) -> Any:
         return value  # written by someone else, not JSON (or absurdly nested): keep the text
 
 
+def _field_json(value: str, field: str, malformed: dict[str, str],
+                decoder: json.JSONDecoder = _LENIENT) -> Any:
+    """A JSON hash field; text that is not JSON is kept as it is, marked in ``malformed``."""
+    try:
+        return decoder.decode(value)
+    except json.JSONDecodeError as exc:
+        malformed[field] = f"not JSON ({exc.msg} at character {exc.pos})"
+    except ValueError as exc:  # a number JSON cannot hold, or an integer too long
+        malformed[field] = f"not JSON: {exc}"
+    except RecursionError:
+        malformed[field] = "not JSON: nested too deeply"
+    return value
+
+
+def _parent_problem(parent: Any) -> str | None:
+    if not isinstance(parent, dict):
+        return "not a JSON object"
+    if not isinstance(parent.get("id"), str):
+        return "no job id"
+    if not isinstance(parent.get("queueKey"), str) or ":" not in parent["queueKey"]:
+        return "no queue key"
+    return None
+
+
 class Job:
     """A job of a queue. Attributes mirror BullMQ's Job in Python names.
 
     Reading never fails on a malformed hash: a missing or garbage field reads
     as its default (0, None or the raw text), so a job written by another
-    client can always be shown and removed."""
+    client can always be shown and removed; ``malformed`` says which fields
+    were garbage, and why."""
 
     __slots__ = (
         "attempts_made",
@@ -87,6 +134,7 @@ class Job:
         "failed_reason",
         "finished_on",
         "id",
+        "malformed",
         "name",
         "opts",
         "parent",
@@ -111,33 +159,52 @@ class Job:
         self.queue = queue
         self.id = job_id
         self.raw = raw
+        # field -> what is wrong with it, for fields another client wrote that
+        # BullMQ would not have; each such field reads as its default or raw text
+        malformed: dict[str, str] = {}
+        self.malformed = malformed
         self.name: str = get("name", "")
         value = get("data")
-        self.data: Any = {} if value is None else _json(value)
+        self.data: Any = {} if value is None else _field_json(value, "data", malformed)
         value = get("opts")
-        opts = {} if value is None else _json(value)
-        self.opts: dict[str, Any] = to_python(opts) if isinstance(opts, dict) else {}
+        opts = {} if value is None else _field_json(value, "opts", malformed)
+        if not isinstance(opts, dict):
+            malformed.setdefault("opts", "not a JSON object")
+            opts = {}
+        self.opts: dict[str, Any] = to_python(opts)
         value = get("progress")
-        self.progress: Any = 0 if value is None else _json(value)
+        self.progress: Any = (0 if value is None
+                              else _field_json(value, "progress", malformed, _STRICT))
         value = get("returnvalue")
-        self.returnvalue: Any = None if value is None else _json(value)
+        self.returnvalue: Any = (None if value is None
+                                 else _field_json(value, "returnvalue", malformed))
         self.failed_reason: str | None = get("failedReason")
         value = get("stacktrace")
-        stack = [] if value is None else _json(value)
-        self.stacktrace: list[str] = stack if isinstance(stack, list) else [str(stack)]
+        stack = [] if value is None else _field_json(value, "stacktrace", malformed)
+        if not isinstance(stack, list):
+            malformed.setdefault("stacktrace", "not a JSON list")
+            stack = [str(stack)]
+        self.stacktrace: list[str] = stack
         # attemptsMade is the pre-v5 name of atm
         self.attempts_made: int = (  # type: ignore[assignment]
-            _int(get("attemptsMade"), None) or _int(get("atm")))
-        self.attempts_started: int = _int(get("ats"))  # type: ignore[assignment]
-        self.stalled_counter: int = _int(get("stc"))  # type: ignore[assignment]
-        self.timestamp: int = _int(get("timestamp"))  # type: ignore[assignment]
-        self.processed_on: int | None = _int(get("processedOn"), None)
-        self.finished_on: int | None = _int(get("finishedOn"), None)
-        self.delay: int = _int(get("delay"))  # type: ignore[assignment]
-        self.priority: int = _int(get("priority"))  # type: ignore[assignment]
+            _int(get("attemptsMade"), None, "attemptsMade", malformed)
+            or _int(get("atm"), 0, "atm", malformed))
+        self.attempts_started: int = _int(get("ats"), 0, "ats", malformed)  # type: ignore[assignment]
+        self.stalled_counter: int = _int(get("stc"), 0, "stc", malformed)  # type: ignore[assignment]
+        self.timestamp: int = _int(  # type: ignore[assignment]
+            get("timestamp"), 0, "timestamp", malformed)
+        self.processed_on: int | None = _int(get("processedOn"), None, "processedOn", malformed)
+        self.finished_on: int | None = _int(get("finishedOn"), None, "finishedOn", malformed)
+        self.delay: int = _int(get("delay"), 0, "delay", malformed)  # type: ignore[assignment]
+        self.priority: int = _int(  # type: ignore[assignment]
+            get("priority"), 0, "priority", malformed)
         self.parent_key: str | None = get("parentKey")
         value = get("parent")
-        self.parent: Any = None if value is None else _json(value)
+        self.parent: Any = None if value is None else _field_json(value, "parent", malformed)
+        if value is not None and "parent" not in malformed:
+            problem = _parent_problem(self.parent)
+            if problem is not None:
+                malformed["parent"] = problem
         self.processed_by: str | None = get("pb")
         self.deferred_failure: str | None = get("defa")
         self.scheduler_id: str | None = get("rjk")

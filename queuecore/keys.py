@@ -36,7 +36,7 @@ class QueueKeys:
         for what, text in (("queue name", self.name), ("prefix", self.prefix)):
             if not isinstance(text, str):
                 raise InvalidQueueNameError(f"{what} must be a string, not {type(text).__name__}")
-            if not _is_utf8(text):
+            if not _is_bytes(text):
                 raise InvalidQueueNameError(
                     f"{what} must be valid Unicode (no lone surrogates), not {text[:80]!r}")
         object.__setattr__(self, "qualified", f"{self.prefix}:{self.name}")
@@ -56,9 +56,12 @@ class QueueKeys:
         return self.base + job_id
 
 
-def _is_utf8(text: str) -> bool:
+def _is_bytes(text: str) -> bool:
+    """Whether the text stands for bytes Redis can hold: UTF-8, where lone
+    surrogates U+DC80..U+DCFF are bytes that were not UTF-8 (a queue another
+    client named so, read back as text: it is addressed by the same bytes)."""
     try:
-        text.encode("utf-8")
+        text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return False
     return True

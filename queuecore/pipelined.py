@@ -132,8 +132,9 @@ class PipelinedClient:
         if protocol.lost is not None or protocol.transport is None:
             future.set_exception(protocol.lost or RedisConnectionError("not connected"))
             return future
+        packed = _pack(args)  # first: an argument it refuses leaves no reply owed
         protocol.waiting.append(future)
-        protocol.transport.write(_pack(args))
+        protocol.transport.write(packed)
         return future
 
     async def execute(self, *args: Any) -> Any:

@@ -270,9 +270,10 @@ def add_repeatable(queue: Queue, name: str, data: Any, options: dict[str, Any]) 
 
 
 def _int(value: str | None) -> int | None:
+    """A number field; garbage ("abc", "inf", "1e309") reads as None."""
     try:
         return None if value is None else int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

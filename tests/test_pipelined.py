@@ -141,3 +141,29 @@ def test_a_caller_that_gives_up_during_a_failed_connect_leaves_no_stray_error() 
     run(main())
     gc.collect()
     assert [ctx.get("message") for ctx in seen] == []
+
+
+def test_names_read_with_foreign_bytes_go_back_as_those_bytes(redis_url: str,
+                                                              r: redis.Redis) -> None:
+    """A queue name read with a byte that is not UTF-8 (a lone surrogate) is
+    sent back as that byte, and the pipelined connection stays in step."""
+    raw = redis.Redis.from_url(redis_url)
+    raw.hset(b"bull:q\xff:1", mapping={"name": "foreign", "data": "{}"})
+    raw.lpush(b"bull:q\xff:wait", b"1")
+
+    async def main() -> tuple[list[str], int]:
+        conn = Connection(redis_url)
+        queue = Queue("q\udcff", conn)
+        jobs = await queue.aget_jobs("waiting")  # a script call: the pipelined connection
+        counts = await queue.aget_job_counts("waiting")
+        other = await Queue("after", conn).aadd("fine")
+        await Queue("after", conn).aobliterate(force=True)
+        await conn.aclose()
+        return [j.name for j in jobs], counts["waiting"] + int(bool(other.id))
+
+    try:
+        assert run(main()) == (["foreign"], 2)
+        assert Queue("q\udcff", connection=redis_url).get_job("1").name == "foreign"
+    finally:
+        raw.delete(b"bull:q\xff:1", b"bull:q\xff:wait")
+        raw.close()

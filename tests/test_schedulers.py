@@ -477,7 +477,10 @@ def test_async_twins(queue: Queue) -> None:
 
 # -- bad input ---------------------------------------------------------------------------
 
-NOW = int(time.time() * 1000)
+NOW = int(time.time() * 1000)  # at import: what is "later" below stays later for days
+DAY = 86_400_000
+# the last millisecond before next New Year (UTC): a yearly Jan 1 run comes after it
+YEAR_END = int(datetime(datetime.now(UTC).year + 1, 1, 1, tzinfo=UTC).timestamp() * 1000) - 1
 BAD: list[tuple[Any, Any, str]] = [
     ({"pattern": "not a cron"}, None, "invalid cron pattern"),
     ({"pattern": "61 * * * *"}, None, "invalid cron pattern"),
@@ -495,11 +498,11 @@ BAD: list[tuple[Any, Any, str]] = [
     ({"every": 1000, "end_date": NOW - 1000}, None, "in the past"),
     ({"every": 1000, "end_date": datetime(2020, 1, 1, tzinfo=UTC)}, None, "in the past"),
     ({"every": 1000, "start_date": datetime(2030, 1, 1)}, None, "timezone-aware"),
-    ({"every": 1000, "start_date": NOW + 600_000, "end_date": NOW + 500_000}, None, "after"),
+    ({"every": 1000, "start_date": NOW + 20 * DAY, "end_date": NOW + 10 * DAY}, None, "after"),
     ({"every": 1000, "limit": 0}, None, "limit"),
     ({"every": 1000, "startDate": NOW}, None, "did you mean 'start_date'"),
     ({"pattern": "0 9 * * *", "offset": 10}, None, "'every' only"),
-    ({"pattern": "0 0 1 1 *", "end_date": NOW + 600_000}, None, "before end_date"),
+    ({"pattern": "0 0 1 1 *", "end_date": YEAR_END}, None, "before end_date"),
     ("0 9 * * *", None, "repeat must be a dict"),
     ({"every": 1000}, {"opts": {"delay": 5}}, "cannot have 'delay'"),
     ({"every": 1000}, {"opts": {"job_id": "x"}}, "cannot have 'job_id'"),
