@@ -331,6 +331,19 @@ class Connection:
             raise redis_error(exc, request) from exc
 
 
+def queuecore_error(exc: BaseException) -> BaseException:
+    """The queuecore error for one that redis-py (or the socket) raised outside
+    an operation, such as a worker's blocking wait: what the driver raises."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+        error: BaseException = ConnectionFailedError(f"Redis is unreachable: {exc}")
+    elif isinstance(exc, RedisError):
+        error = redis_error(exc, Call(("a command",)))
+    else:
+        return exc
+    error.__cause__ = exc
+    return error
+
+
 def _encoded(value: Any) -> Any:
     return value.encode("utf-8", TEXT_ENCODING_ERRORS) if isinstance(value, str) else value
 

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from . import backoff as backoff_strategies
 from . import schedulers, scripts
-from .connection import Call, Connection, Op, Pipeline, twin
+from .connection import Call, Connection, Op, Pipeline, queuecore_error, twin
 from .errors import (
     RATE_LIMIT_ERROR,
     ConnectionFailedError,
@@ -245,6 +245,8 @@ class Worker:
         return callback
 
     def _emit(self, event: str, *args: Any) -> None:
+        if event == "error" and args:  # listeners get queuecore errors, never redis-py's
+            args = (queuecore_error(args[0]), *args[1:])
         for callback in self._listeners.get(event, ()):
             try:
                 result = callback(*args)

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from queuecore import ConnectionFailedError, Job, Queue, RateLimitError, lua_loader
+from queuecore import (
+    ConnectionFailedError,
+    Job,
+    Queue,
+    QueueCoreError,
+    RateLimitError,
+    lua_loader,
+)
 from queuecore.embedded import EmbeddedRedis
 
 from .helpers import Recorder, running_worker, wait_for
@@ -56,6 +63,33 @@ def test_worker_started_while_redis_is_down_waits_for_it(
         assert queue.get_job(job.id).returnvalue == 2  # type: ignore[union-attr]
         assert any("Redis error" in m and queue_name in m for m in caplog.messages), \
             caplog.messages
+    finally:
+        queue.close()
+
+
+def test_errors_a_worker_reports_are_queuecore_errors(own_server: EmbeddedRedis,
+                                                      queue_name: str) -> None:
+    """Redis restarted under an idle worker (blocked on the marker) and a busy
+    one: every error it reports is a queuecore error carrying redis-py's as
+    its cause, as for any other call."""
+    queue = Queue(queue_name, connection=own_server.url)
+
+    def slow(job: Job) -> int:
+        time.sleep(0.3)
+        return 1
+
+    try:
+        with running_worker(queue_name, slow, own_server.url, drain_delay=5) as worker:
+            rec = Recorder(worker, "error", "completed")
+            time.sleep(0.3)  # blocked in BZPOPMIN
+            own_server.stop()
+            wait_for(lambda: rec["error"], 10, what="the worker reporting Redis gone")
+            own_server.start()
+            queue.add("after")
+            wait_for(lambda: rec["completed"], 15, what="the job after the restart")
+        errors = [args[0] for args in rec["error"]]
+        assert errors and all(isinstance(e, QueueCoreError) for e in errors), errors
+        assert all(e.__cause__ is not None for e in errors), errors
     finally:
         queue.close()
 
