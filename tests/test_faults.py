@@ -8,7 +8,6 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +30,6 @@ from .helpers import Recorder, WorkerProcess, running_worker, wait_for
 
 def stream(r: redis.Redis, queue_name: str, prefix: str = "bull") -> list[dict[str, str]]:
     return [fields for _id, fields in r.xrange(f"{prefix}:{queue_name}:events", "-", "+")]
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A server of the test's own, to stop and restart (append-only file on,
-    fsynced at every write so a SIGKILL loses nothing acknowledged)."""
-    server = EmbeddedRedis(tmp_path / "own-redis", extra_args=("--appendfsync", "always"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 # -- 1. Redis down at add ------------------------------------------------------------------

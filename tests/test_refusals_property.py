@@ -5,9 +5,9 @@ it was (tests/snapshots.py). Hypothesis draws valid and invalid values alike."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import event, given, settings
@@ -17,6 +17,8 @@ from queuecore import Connection, FlowProducer, Job, Queue, QueueCoreError
 from queuecore.keys import RESERVED_IDS
 
 from .snapshots import changes, snapshot
+
+T = TypeVar("T")
 
 MAX = 2**53 - 1
 # Text with everything a str may hold: lone surrogates, NUL, ':', any plane.
@@ -110,19 +112,28 @@ def read_back_equal(added: Job, back: Job | None) -> None:
                                                            added.timestamp)
 
 
+def stored_or_unchanged(redis_url: str, what: str, store: Callable[[], T]) -> T | None:
+    """What ``store()`` returns; None when it raised a queuecore error, which
+    must have left Redis as it was."""
+    before = snapshot(redis_url)
+    try:
+        result = store()
+    except QueueCoreError as exc:
+        event(f"refused: {type(exc).__name__}")
+        assert not changes(before, snapshot(redis_url)), f"a refused {what} changed Redis"
+        return None
+    event("stored")
+    return result
+
+
 def check_add(conn: Connection, redis_url: str, name: Any, data: Any,
               opts: dict[str, Any], *, parent: Job | None = None) -> None:
     queue = Queue(f"prop-{uuid.uuid4().hex[:10]}", conn)
     if parent is not None:
         opts = {**opts, "parent": {"id": parent.id, "queue": parent.queue.keys.qualified}}
-    before = snapshot(redis_url)
-    try:
-        job = queue.add(name, data, **opts)
-    except QueueCoreError as exc:
-        event(f"refused: {type(exc).__name__}")
-        assert not changes(before, snapshot(redis_url)), "a refused add changed Redis"
+    job = stored_or_unchanged(redis_url, "add", lambda: queue.add(name, data, **opts))
+    if job is None:
         return
-    event("stored")
     try:  # a fresh queue: no duplicate id, no deduplication hit
         read_back_equal(job, queue.get_job(job.id))
     finally:
@@ -165,14 +176,9 @@ def stored_once(jobs: list[Job], specs_opts: list[dict[str, Any]]) -> list[Job]:
 def test_add_bulk_stores_all_or_nothing(conn: Connection, redis_url: str,
                                         specs: list[dict[str, Any]]) -> None:
     queue = Queue(f"prop-bulk-{uuid.uuid4().hex[:10]}", conn)
-    before = snapshot(redis_url)
-    try:
-        jobs = queue.add_bulk(specs)
-    except QueueCoreError as exc:
-        event(f"refused: {type(exc).__name__}")
-        assert not changes(before, snapshot(redis_url)), "a refused add_bulk changed Redis"
+    jobs = stored_or_unchanged(redis_url, "add_bulk", lambda: queue.add_bulk(specs))
+    if jobs is None:
         return
-    event("stored")
     try:
         assert len(jobs) == len(specs)
         for job in stored_once(jobs, [s.get("opts") or {} for s in specs]):  # all dicts here
@@ -215,14 +221,9 @@ def test_a_flow_is_stored_whole_or_not_at_all(conn: Connection, redis_url: str,
     queue_names = {"A": f"prop-flow-a-{suffix}", "B": f"prop-flow-b-{suffix}"}
     tree = _rename(tree, queue_names)
     flow = FlowProducer(conn)
-    before = snapshot(redis_url)
-    try:
-        root = flow.add(tree)
-    except QueueCoreError as exc:
-        event(f"refused: {type(exc).__name__}")
-        assert not changes(before, snapshot(redis_url)), "a refused flow changed Redis"
+    root = stored_or_unchanged(redis_url, "flow", lambda: flow.add(tree))
+    if root is None:
         return
-    event("stored")
     try:
         nodes = list(_walk(root))
         for job in stored_once([n.job for n in nodes], []):

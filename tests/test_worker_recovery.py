@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -25,17 +23,6 @@ from queuecore.embedded import EmbeddedRedis
 
 from .helpers import Recorder, running_worker, wait_for
 from .proxy import CutProxy
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A server of the test's own, to stop and restart (fsync at every write)."""
-    server = EmbeddedRedis(tmp_path / "own-redis", extra_args=("--appendfsync", "always"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_worker_started_while_redis_is_down_waits_for_it(

@@ -157,13 +157,6 @@ def write(client: redis.Redis, prefix: bytes, q: ForeignQueue) -> None:
 
 
 @pytest.fixture
-def raw_redis(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def world(redis_url: str, raw_redis: redis.Redis, settings: Any) -> Iterator[Any]:
     """Write foreign queues, plus one good queue, under a prefix of this test."""
     prefix = f"fz{uuid.uuid4().hex[:8]}"

@@ -25,14 +25,6 @@ ODD_IDS = ["a/b", "", "%41?x#y", "sp ace", "é✓", "..", ".", "~", "~s", "a~b/c
 
 
 @pytest.fixture
-def raw_redis(redis_url: str) -> Iterator[redis.Redis]:
-    """A client that writes and reads bytes, as a foreign producer does."""
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def slash_queue(redis_url: str, queue_name: str, settings: Any) -> Iterator[Queue]:
     q = Queue(f"{queue_name}/jobs/x", connection=redis_url)
     settings.QUEUECORE_DASHBOARD = {**settings.QUEUECORE_DASHBOARD,
