@@ -75,6 +75,8 @@ def test_a_foreign_queue_renders_links_and_acts(logged_in_page: Page, foreign_qu
     page.locator("form[action$='/actions/remove/'] button").click()
     expect(page.locator(".messages")).to_contain_text("a/b removed")
     expect(page.locator("table.jobs tbody tr")).to_have_count(2)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone, as an operator on call
+    page.screenshot(path=str(screenshot_dir / "foreign-queue-narrow.png"), full_page=True)
 
 
 def test_missing_things_get_the_dashboards_404(logged_in_page: Page, foreign_queue: str,
