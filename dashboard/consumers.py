@@ -18,7 +18,7 @@ from django.conf import settings
 from django.http import Http404
 from redis.exceptions import ResponseError
 
-from queuecore.connection import TEXT_ENCODING_ERRORS
+from queuecore.text import as_bytes
 
 from . import views
 from .access import (
@@ -43,7 +43,7 @@ RESYNC_S = 5.0  # push even without events, so counts of idle queues stay right
 def stream_key(name: str | bytes) -> bytes:
     """A stream's key as bytes: a queue name read with a byte that is not UTF-8
     goes back as that byte (redis-py's hiredis packer refuses such text)."""
-    return name if isinstance(name, bytes) else name.encode("utf-8", TEXT_ENCODING_ERRORS)
+    return as_bytes(name)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import hiredis
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
@@ -37,13 +36,13 @@ from .errors import (
     RedisCommandError,
 )
 from .pipelined import PipelinedClient
+from .text import ENCODING_ERRORS, all_as_bytes, pack_command
 
 ENV_URL = "QUEUECORE_REDIS_URL"
 # Replies are text; bytes that are not UTF-8 (written by hand or by another
 # client) become lone surrogates instead of an error that drops the
 # connection, and are written back as the same bytes.
-TEXT_ENCODING_ERRORS = "surrogateescape"
-TEXT_REPLIES = {"decode_responses": True, "encoding_errors": TEXT_ENCODING_ERRORS}
+TEXT_REPLIES = {"decode_responses": True, "encoding_errors": ENCODING_ERRORS}
 
 
 @dataclass(slots=True)
@@ -92,10 +91,8 @@ class HiredisConnection(redis.asyncio.Connection):
         if isinstance(first, str) and " " in first:  # "CLIENT LIST"
             args = (*first.split(), *args[1:])
         try:
-            return [hiredis.pack_command(args)]
-        except (TypeError, UnicodeEncodeError):
-            # a type hiredis does not take (redis-py says what), or lone
-            # surrogates, which redis-py's encoder writes back as their bytes
+            return [pack_command(args)]
+        except TypeError:  # a type hiredis does not take: let redis-py say what
             return super().pack_command(*args)
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
@@ -128,7 +125,7 @@ class Connection:
     asyncio, plain or cluster), or another ``Connection`` (shared). Without
     one, ``QUEUECORE_REDIS_URL`` is used, then ``redis://localhost:6379``.
     queuecore makes its own clients from it, with replies decoded as text
-    (undecodable bytes as lone surrogates, see ``TEXT_ENCODING_ERRORS``).
+    (undecodable bytes as lone surrogates, see ``queuecore.text``).
     """
 
     def __init__(self, connection: Any = None, **client_options: Any) -> None:
@@ -344,21 +341,17 @@ def queuecore_error(exc: BaseException) -> BaseException:
     return error
 
 
-def _encoded(value: Any) -> Any:
-    return value.encode("utf-8", TEXT_ENCODING_ERRORS) if isinstance(value, str) else value
-
-
 def _as_bytes(request: Request, refused: UnicodeEncodeError) -> Request:
     """The request with its text as bytes: a name or id read with a byte that
     was not UTF-8 (a lone surrogate) goes back to Redis as that byte. Text
     that stands for no bytes (a lone U+D800) is refused before sending."""
     try:
         if isinstance(request, Eval):
-            return Eval(request.script, [_encoded(k) for k in request.keys],
-                        [_encoded(a) for a in request.args])
+            return Eval(request.script, list(all_as_bytes(request.keys)),
+                        list(all_as_bytes(request.args)))
         if isinstance(request, Call):
-            return Call(tuple(_encoded(a) for a in request.args))
-        return Pipeline([Call(tuple(_encoded(a) for a in call.args)) for call in request.calls])
+            return Call(all_as_bytes(request.args))
+        return Pipeline([Call(all_as_bytes(call.args)) for call in request.calls])
     except UnicodeEncodeError:
         raise redis_error(refused, request) from refused
 

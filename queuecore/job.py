@@ -16,6 +16,7 @@ from .errors import (
     TimeoutError,
 )
 from .options import PRIORITY_LIMIT, check_int, duration_ms, encode_json, shown, to_python
+from .text import as_bytes
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -58,8 +59,8 @@ def not_utf8_reason(job_id: str, raw: dict[str, str]) -> str | None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            stored = value.encode("utf-8", "surrogateescape")
-            at = len(value[:exc.start].encode("utf-8", "surrogateescape"))
+            stored = as_bytes(value)
+            at = len(as_bytes(value[:exc.start]))
             return (f"job {job_id} is not valid UTF-8 in {field!r} (byte 0x{stored[at]:02x} "
                     f"at offset {at}); it was not run")
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import InvalidQueueNameError
+from .text import as_bytes
 
 # Queue-level key suffixes, as BullMQ names them.
 SUFFIXES = (
@@ -61,7 +62,7 @@ def _is_bytes(text: str) -> bool:
     surrogates U+DC80..U+DCFF are bytes that were not UTF-8 (a queue another
     client named so, read back as text: it is addressed by the same bytes)."""
     try:
-        text.encode("utf-8", "surrogateescape")
+        as_bytes(text)
     except UnicodeEncodeError:
         return False
     return True

@@ -22,6 +22,8 @@ import hiredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
+from .text import ENCODING_ERRORS, pack_command
+
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -32,18 +34,9 @@ def _error(reply: hiredis.ReplyError) -> Exception:
     return ResponseError(message)
 
 
-def _pack(args: tuple[Any, ...]) -> bytes:
-    try:
-        return hiredis.pack_command(args)
-    except UnicodeEncodeError:
-        # lone surrogates stand for bytes that were not UTF-8: send those bytes
-        return hiredis.pack_command(tuple(
-            a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args))
-
-
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
-        self.reader = hiredis.Reader(encoding="utf-8", errors="surrogateescape")
+        self.reader = hiredis.Reader(encoding="utf-8", errors=ENCODING_ERRORS)
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
@@ -132,7 +125,7 @@ class PipelinedClient:
         if protocol.lost is not None or protocol.transport is None:
             future.set_exception(protocol.lost or RedisConnectionError("not connected"))
             return future
-        packed = _pack(args)  # first: an argument it refuses leaves no reply owed
+        packed = pack_command(args)  # first: an argument it refuses leaves no reply owed
         protocol.waiting.append(future)
         protocol.transport.write(packed)
         return future

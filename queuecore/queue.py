@@ -15,6 +15,7 @@ from .job import Job, now_ms
 from .keys import QueueKeys
 from .limits import RateLimits
 from .options import shown
+from .text import as_bytes
 
 if TYPE_CHECKING:
     from .search import SearchProgress
@@ -79,7 +80,7 @@ def worker_client_bases(prefix: str, queue_name: str) -> tuple[str, str]:
 
 def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = None) -> str:
     """The CLIENT SETNAME of a worker's blocking connection, as Node BullMQ names it."""
-    b64 = base64.b64encode(queue_name.encode("utf-8", "surrogateescape")).decode()
+    b64 = base64.b64encode(as_bytes(queue_name)).decode()
     return f"{prefix}:{b64}" + (f":w:{worker_name}" if worker_name else "")
 
 

@@ -13,6 +13,7 @@ import msgpack
 from .connection import Eval
 from .errors import script_error
 from .keys import QueueKeys
+from .text import ENCODING_ERRORS
 
 
 @dataclass(slots=True)
@@ -136,7 +137,7 @@ def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Se
         args.append(msgpack.packb(packed))
     except UnicodeEncodeError:
         # lone surrogates stand for bytes that were not UTF-8: they go back as they came
-        args.append(msgpack.packb(packed, unicode_errors="surrogateescape"))
+        args.append(msgpack.packb(packed, unicode_errors=ENCODING_ERRORS))
     args.append("" if worker.max_metrics is None else worker.max_metrics)
     return Eval("move_to_finished", keys.finish_keys, args)
 
