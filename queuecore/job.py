@@ -16,7 +16,7 @@ from .errors import (
     TimeoutError,
 )
 from .options import PRIORITY_LIMIT, check_int, duration_ms, encode_json, shown, to_python
-from .text import as_bytes
+from .text import as_bytes, lone_surrogate
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -54,13 +54,10 @@ def not_utf8_reason(job_id: str, raw: dict[str, str]) -> str | None:
     UTF-8 (replies decode them as lone surrogates); None when they are."""
     for field in INPUT_FIELDS:
         value = raw.get(field)
-        if value is None or value.isascii():
-            continue
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
+        start = None if value is None else lone_surrogate(value)
+        if start is not None:
             stored = as_bytes(value)
-            at = len(as_bytes(value[:exc.start]))
+            at = len(as_bytes(value[:start]))
             return (f"job {job_id} is not valid UTF-8 in {field!r} (byte 0x{stored[at]:02x} "
                     f"at offset {at}); it was not run")
     return None

@@ -14,6 +14,7 @@ from typing import Any
 from . import backoff as backoff_strategies
 from .errors import InvalidOptionError, SerializationError
 from .keys import reserved_job_id
+from .text import lone_surrogate
 
 PRIORITY_LIMIT = 2_097_151  # 2^21 - 1: priority * 2^32 must stay an exact double
 # Lua numbers are doubles: a larger integer would be stored rounded.
@@ -36,13 +37,11 @@ def shown(value: Any) -> str:
 def check_text(value: str, what: str) -> str:
     """Refuse a string that cannot be UTF-8 (a lone surrogate, such as text read
     back from bytes that were not UTF-8): Redis would get other bytes or none."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = value[exc.start:exc.end]
+    at = lone_surrogate(value)
+    if at is not None:
         raise InvalidOptionError(
-            f"{what} is not valid Unicode: lone surrogate {bad!r} at character {exc.start} "
-            "(text decoded from bytes that are not UTF-8?)") from None
+            f"{what} is not valid Unicode: lone surrogate {value[at]!r} at character {at} "
+            "(text decoded from bytes that are not UTF-8?)")
     return value
 
 # Python name -> the name BullMQ stores in opts.
@@ -295,15 +294,11 @@ def encode_json(value: Any, what: str, foreign_bytes: bool = False) -> str:
         raise SerializationError(f"{what} is nested too deeply to be encoded as JSON") from None
     except (TypeError, ValueError) as exc:
         raise SerializationError(f"{what} is not JSON-serialisable: {exc}") from exc
-    if foreign_bytes or text.isascii():  # isascii is O(1): most JSON
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
+    at = None if foreign_bytes else lone_surrogate(text)
+    if at is not None:
         raise SerializationError(
-            f"{what} is not valid Unicode: lone surrogate {text[exc.start:exc.end]!r} at "
-            f"character {exc.start} of its JSON (text decoded from bytes that are not "
-            "UTF-8?)") from None
+            f"{what} is not valid Unicode: lone surrogate {text[at]!r} at character {at} of "
+            "its JSON (text decoded from bytes that are not UTF-8?)")
     return text
 
 

@@ -30,3 +30,15 @@ def pack_command(args: tuple[Any, ...]) -> bytes:
         return hiredis.pack_command(args)
     except UnicodeEncodeError:
         return hiredis.pack_command(all_as_bytes(args))
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where the first lone surrogate of ``text`` is (text that is not valid
+    Unicode, such as bytes read back that were not UTF-8); None when there is none."""
+    if text.isascii():  # O(1): most text
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
