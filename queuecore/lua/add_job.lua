@@ -26,7 +26,8 @@ local rcall = redis.call
 --- @include "check_add_jobs"
 
 local jobs = cmsgpack.unpack(ARGV[1])
-local err, refused, code = checkAddJobs(jobs, KEYS)
+local queues = {}  -- each queue's keys, as the checks made them
+local err, refused, code = checkAddJobs(jobs, KEYS, queues)
 if err then
   return err
 elseif refused then
@@ -38,14 +39,11 @@ elseif refused then
   return results
 end
 
-local queues = {}
 local results = {}
 for _, j in ipairs(jobs) do
   local q = queues[j.q]
-  if not q then
-    q = queueKeys(KEYS[j.q])
+  if not q.maxEvents then  -- not set yet: getMaxEvents writes BullMQ's default
     q.maxEvents = getMaxEvents(q.meta)
-    queues[j.q] = q
   end
   results[#results + 1] = addJobToQueue(q, j)
 end

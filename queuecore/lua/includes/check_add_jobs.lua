@@ -54,6 +54,7 @@ end
 
 -- The keys every add to queue `q` touches, and meta's numbers it reads (the
 -- HMGET checks meta's type; active is read only under global concurrency).
+-- Keeps opts.maxLenEvents in q.maxEvents, so the add need not read it again.
 local function checkQueue(q)
   if checkedQueues[q.base] then
     return nil
@@ -69,6 +70,7 @@ local function checkQueue(q)
   if fields[2] and not tonumber(fields[2]) then
     return notInteger(q.meta, "field concurrency", fields[2])
   end
+  q.maxEvents = fields[1] or nil
   return checkCounter(q.id) or checkType(q.events, "stream") or checkType(q.marker, "zset")
     or (fields[2] and checkType(q.active, "list")) or nil
 end
@@ -126,10 +128,10 @@ end
 
 -- Returns nil when the batch can be added; else an error reply, or the
 -- 1-based index of the refused job and its code (-5 parent missing, -7 has
--- another parent).
-local function checkAddJobs(jobs, bases)
+-- another parent). Fills `queues` (index into bases -> queueKeys, checked)
+-- for the add to use.
+local function checkAddJobs(jobs, bases, queues)
   local planned = {}  -- job keys the batch creates or links -> their parent key or false
-  local queues = {}
   for i, j in ipairs(jobs) do
     local q = queues[j.q]
     if not q then
