@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 from queuecore import Queue
 from queuecore.connection import Call, Connection
 from queuecore.discovery import count_workers, discover
@@ -21,8 +19,9 @@ STATES = ("latest", "active", "waiting", "waiting-children", "prioritized", "del
           "completed", "failed", "paused")
 LIST_STATES = {"active", "waiting", "paused"}
 THROUGHPUT_WINDOW_MS = 5 * 60_000
-# what Redis answers when a key another client wrote is of the wrong type
-REFUSED = (ResponseError, QueueCoreError)
+# what the engine raises when a key another client wrote is of the wrong type
+# (WrongTypeError) or Redis is gone: the driver maps every Redis error to these
+REFUSED = QueueCoreError
 def visible_queues(conf: DashboardSettings) -> list[str]:
     """The allow-list when one is set, else every queue found under the prefix."""
     if conf.queues is not None:
