@@ -56,6 +56,18 @@ def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
     return queue
 
 
+def _job_or_404(queue: Queue, job_id: str) -> Job:
+    """The job, or the dashboard's 404: none with that id, or its key is not a hash."""
+    try:
+        job = queue.get_job(job_id)
+    except REFUSED:
+        raise Missing(f"job {job_id!r} of queue {queue.name!r} is not a hash",
+                      queue.name) from None
+    if job is None:
+        raise Missing(f"no job {job_id!r} in queue {queue.name!r}", queue.name)
+    return job
+
+
 def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
     return {"queues": summarize(conf, visible(user, visible_queues(conf)))}
 
@@ -134,13 +146,7 @@ def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
 
 
 def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
-    try:
-        job = queue.get_job(job_id)
-    except REFUSED:
-        raise Missing(f"job {job_id!r} of queue {queue.name!r} is not a hash",
-                      queue.name) from None
-    if job is None:
-        raise Missing(f"no job {job_id!r} in queue {queue.name!r}", queue.name)
+    job = _job_or_404(queue, job_id)
     try:
         state = job.get_state()
     except REFUSED:
@@ -177,10 +183,7 @@ def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
 def job_raw(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     """All of a job's data (or return value) as JSON, however large."""
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
-    job = queue.get_job(job_id)
-    if job is None:
-        raise Missing(f"no job {job_id!r} in queue {name!r}", name)
+    job = _job_or_404(_queue_or_404(conf, name), job_id)
     part = request.GET.get("part", "data")
     if part not in ("data", "returnvalue"):
         return HttpResponseBadRequest("part must be data or returnvalue")
@@ -237,9 +240,7 @@ def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
 def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = _queue_or_404(conf, name)
-    job: Job | None = queue.get_job(job_id)
-    if job is None:
-        raise Missing(f"no job {job_id!r} in queue {name!r}", name)
+    job = _job_or_404(queue, job_id)
     target = reverse("dashboard:job", args=[name, job_id])
     done = _attempt(request, action, lambda: actions.run_job_action(request, queue, job, action))
     if done is not None:
