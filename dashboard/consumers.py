@@ -40,12 +40,6 @@ BLOCK_MS = 1000
 RESYNC_S = 5.0  # push even without events, so counts of idle queues stay right
 
 
-def stream_key(name: str | bytes) -> bytes:
-    """A stream's key as bytes: a queue name read with a byte that is not UTF-8
-    goes back as that byte (redis-py's hiredis packer refuses such text)."""
-    return as_bytes(name)
-
-
 class LiveConsumer(AsyncWebsocketConsumer):
     """Base: authentication, the follow loop and coalescing; subclasses say
     which streams to follow and what to render."""
@@ -101,7 +95,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # no event between that render and the first read is missed
         last_ids = {}
         for name in self.streams():
-            key = stream_key(name)
+            key = as_bytes(name)  # a foreign byte goes back as that byte
             try:
                 newest = await self.client.xrevrange(key, count=1)
             except ResponseError:  # not a stream (another client's key): not followed
@@ -126,7 +120,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             reply = await self.client.xread(last_ids, count=1, block=BLOCK_MS)
             for stream, entries in reply or []:
                 if entries:
-                    key = stream_key(stream)
+                    key = as_bytes(stream)
                     newest = await self.client.xrevrange(key, count=1)
                     last_ids[key] = newest[0][0] if newest else entries[-1][0]
                     dirty = True

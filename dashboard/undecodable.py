@@ -14,6 +14,8 @@ import json
 import re
 from typing import Any
 
+from queuecore.text import lone_surrogate
+
 SURROGATE = re.compile("[\ud800-\udfff]")
 # Rendered markup: its raw "<" and ">" are the templates' own (values are escaped)
 _TOKEN = re.compile(r"<(/?)([a-zA-Z]*)[^>]*>|[^<]+|<")
@@ -21,7 +23,8 @@ _TEXT_ONLY = {"textarea", "title", "script", "style"}
 
 
 def has_undecodable(text: str) -> bool:
-    return SURROGATE.search(text) is not None
+    # every page and push asks: O(1) for ASCII, one C encode otherwise
+    return lone_surrogate(text) is not None
 
 
 def _byte(char: str) -> str:
