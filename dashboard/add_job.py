@@ -18,9 +18,9 @@ from queuecore.errors import QueueCoreError
 from .access import PARENT_REFUSED, gate, parent_queue
 from .actions import ActionError, audit
 from .conf import dashboard_settings
+from .contexts import queue_or_404
 from .queues import get_queue
 from .rendering import render
-from .views import _queue_or_404
 
 SIMPLE_FIELDS = ("delay", "priority", "attempts")  # whole numbers; job_id is text
 FORM_FIELDS = ("name", "data", "options", *SIMPLE_FIELDS, "job_id")
@@ -99,7 +99,7 @@ def add(queue: Queue, name: str, data: Any, options: dict[str, Any], user: Any) 
 @gate("add")
 def add_job(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
     error = ""
     if request.method == "POST":

@@ -18,7 +18,8 @@ from queuecore.errors import QueueCoreError
 from .access import OPERATE, gate
 from .actions import ActionError, audit
 from .conf import dashboard_settings
-from .views import _queue_or_404, back_to_queue
+from .contexts import queue_or_404
+from .views import back_to_queue
 
 MAX_SELECTED = 500  # more than a page holds; Django refuses over 1,000 fields anyway
 # action -> the states a job must be in, and the past tense for the report
@@ -97,7 +98,7 @@ def act_on(queue: Queue, action: str, ids: list[str]) -> BulkResult:
 @gate(OPERATE)
 def bulk_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     target = back_to_queue(request, name)
     try:
         result = act_on(queue, action, selected_ids(request))

@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 
 from queuecore.text import as_bytes
 
-from . import views
+from . import contexts
 from .access import (
     allowed_actions,
     hide_unseen_flow,
@@ -133,13 +133,13 @@ class OverviewConsumer(LiveConsumer):
 
     def render(self) -> str:
         return render_to_string("dashboard/partials/queue_table.html",
-                                {**views.overview_context(self.conf, self.user), "oob": True})
+                                {**contexts.overview_context(self.conf, self.user), "oob": True})
 
 
 class QueueConsumer(LiveConsumer):
     def setup(self) -> None:
         name = self.scope["url_route"]["kwargs"]["name"]
-        self.queue = views._queue_or_404(self.conf, name)
+        self.queue = contexts.queue_or_404(self.conf, name)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         state = query.get("state", ["latest"])[0]
         self.state = state if state in STATES else "latest"
@@ -154,7 +154,7 @@ class QueueConsumer(LiveConsumer):
 
     def render(self) -> str:
         context: dict[str, Any] = {
-            **views.queue_context(self.conf, self.queue, self.state, self.page, self.asc),
+            **contexts.queue_context(self.conf, self.queue, self.state, self.page, self.asc),
             "oob": True, "can": self.can}
         hide_unseen_rows(self.user, context["rows"])
         html = (render_to_string("dashboard/partials/tabs.html", context)
@@ -163,16 +163,16 @@ class QueueConsumer(LiveConsumer):
         if now - getattr(self, "charts_at", 0.0) >= CHARTS_INTERVAL_S:
             self.charts_at = now
             html += render_to_string("dashboard/partials/charts.html", {
-                **views.charts_context(self.conf, self.queue), "oob": True})
+                **contexts.charts_context(self.conf, self.queue), "oob": True})
         return html
 
 
 class JobConsumer(LiveConsumer):
     def setup(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
-        self.queue = views._queue_or_404(self.conf, kwargs["name"])
+        self.queue = contexts.queue_or_404(self.conf, kwargs["name"])
         self.job_id = kwargs["job_id"]
-        views.job_context(self.conf, self.queue, self.job_id)  # 404 if it is gone
+        contexts.job_context(self.conf, self.queue, self.job_id)  # 404 if it is gone
 
     def streams(self) -> list[str]:
         return [self.queue.keys["events"]]
@@ -180,7 +180,7 @@ class JobConsumer(LiveConsumer):
     def render(self) -> str:
         try:
             context = hide_unseen_flow(self.user,
-                                       views.job_context(self.conf, self.queue, self.job_id))
+                                       contexts.job_context(self.conf, self.queue, self.job_id))
         except Http404:
             return ('<section id="job-body" hx-swap-oob="true">'
                     "<p>This job was removed.</p></section>")

@@ -21,9 +21,10 @@ from queuecore.search import EVERY, JobSearch, make_query
 from . import presenters, search
 from .access import gate, redactor
 from .conf import dashboard_settings
+from .contexts import queue_or_404
 from .queues import REFUSED
 from .undecodable import escaped, json_escapes
-from .views import _queue_or_404, file_name
+from .views import file_name
 
 FORMATS = {"jsonl": ("application/x-ndjson; charset=utf-8", "jsonl"),
            "csv": ("text/csv; charset=utf-8", "csv")}
@@ -101,7 +102,7 @@ def export(request: HttpRequest, name: str) -> HttpResponse:
     """``?state=<tab>`` exports a tab (``latest`` or ``all``: every job);
     with ``q`` (and ``kind``) it exports that search; ``format`` is jsonl or csv."""
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     fmt = request.GET.get("format", "jsonl")
     if fmt not in FORMATS:
         return HttpResponseBadRequest(f"format must be jsonl or csv, not {fmt!r}")

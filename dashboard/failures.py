@@ -29,10 +29,10 @@ from queuecore.errors import QueueCoreError
 from .access import OPERATE, allowed_actions, gate, redactor
 from .actions import ActionError, audit
 from .conf import dashboard_settings
+from .contexts import queue_or_404
 from .presenters import when
 from .queues import REFUSED
 from .rendering import render
-from .views import _queue_or_404
 
 PAGE = 500
 SCAN_LIMIT = 10_000
@@ -217,7 +217,7 @@ def report(action: str, group: FailureGroup, result: GroupResult) -> str:
 @gate()
 def failure_groups(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     # the page loads it with htmx; opened at its own address, it is a page of its own
     template = "partials/failure_groups" if request.htmx else "failures"
     try:
@@ -240,7 +240,7 @@ def failure_groups(request: HttpRequest, name: str) -> HttpResponse:
 def failure_group_action(request: HttpRequest, name: str, key: str, action: str
                          ) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     target = reverse("dashboard:queue", args=[name]) + "?state=failed"
     back = request.POST.get("next", "")
     if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):

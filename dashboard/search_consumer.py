@@ -17,7 +17,7 @@ from queuecore import Job
 from queuecore.errors import InvalidOptionError
 from queuecore.search import CHUNK, SearchProgress, SearchQuery
 
-from . import search, views
+from . import contexts, search
 from .consumers import LiveConsumer
 from .queues import REFUSED
 
@@ -31,7 +31,7 @@ class SearchConsumer(LiveConsumer):
     chunk = CHUNK  # jobs looked at per Lua call
 
     def setup(self) -> None:
-        self.queue = views._queue_or_404(self.conf, self.scope["url_route"]["kwargs"]["name"])
+        self.queue = contexts.queue_or_404(self.conf, self.scope["url_route"]["kwargs"]["name"])
         params = {k: v[0] for k, v in parse_qs(self.scope.get("query_string", b"").decode(),
                                                 keep_blank_values=True).items()}
         self.stopping = False  # set by the Stop button, read between chunks

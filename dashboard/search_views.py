@@ -13,17 +13,17 @@ from queuecore.search import JobSearch
 from . import search
 from .access import gate
 from .conf import dashboard_settings
+from .contexts import queue_or_404
 from .queues import REFUSED
 from .rendering import render
 from .url_keys import url_segment
-from .views import _queue_or_404
 
 
 @require_GET
 @gate()
 def search_view(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     context = {"queue": {"name": name}, "state": "latest"}
     try:
         query = search.query_from(request.GET)

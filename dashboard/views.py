@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -14,11 +14,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from queuecore import Job, Queue
 from queuecore.discovery import remember
-from queuecore.errors import InvalidQueueNameError, QueueCoreError
+from queuecore.errors import QueueCoreError
 
-from . import actions, charts, flows, presenters
+from . import actions
 from . import schedulers as scheduler_views
 from . import workers as workers_mod
 from .access import (
@@ -32,44 +31,22 @@ from .access import (
     redactor,
     visible,
 )
-from .conf import DashboardSettings, connection, dashboard_settings
+from .conf import connection, dashboard_settings
+from .contexts import (
+    charts_context,
+    job_context,
+    job_or_404,
+    overview_context,
+    queue_context,
+    queue_or_404,
+)
 from .models import AuditEntry
-from .queues import REFUSED, STATES, get_queue, queue_exists, server_info, summarize, visible_queues
-from .rendering import NO_QUEUE, Missing, render
+from .queues import REFUSED, STATES, get_queue, server_info, summarize, visible_queues
 from .rendering import not_found as render_not_found
+from .rendering import render
 from .undecodable import has_undecodable, json_text
 
-QUEUE_STATES = [s for s in STATES if s != "latest"]
 T = TypeVar("T")
-
-
-def _queue_or_404(conf: DashboardSettings, name: str) -> Queue:
-    """The queue, if it is listed (QUEUES) or, without a list, has keys."""
-    if conf.queues is not None and name not in conf.queues:
-        raise Http404(NO_QUEUE)
-    try:
-        queue = get_queue(conf, name)
-    except InvalidQueueNameError:
-        raise Http404(NO_QUEUE) from None
-    if conf.queues is None and not queue_exists(queue):
-        raise Http404(NO_QUEUE)
-    return queue
-
-
-def _job_or_404(queue: Queue, job_id: str) -> Job:
-    """The job, or the dashboard's 404: none with that id, or its key is not a hash."""
-    try:
-        job = queue.get_job(job_id)
-    except REFUSED:
-        raise Missing(f"job {job_id!r} of queue {queue.name!r} is not a hash",
-                      queue.name) from None
-    if job is None:
-        raise Missing(f"no job {job_id!r} in queue {queue.name!r}", queue.name)
-    return job
-
-
-def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
-    return {"queues": summarize(conf, visible(user, visible_queues(conf)))}
 
 
 @require_GET
@@ -81,41 +58,11 @@ def overview(request: HttpRequest) -> HttpResponse:
         "can_operate": may_operate(request.user)})
 
 
-def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
-                  asc: bool) -> dict[str, Any]:
-    summary = summarize(conf, [queue.name])[0]
-    size = conf.page_size
-    start = (page - 1) * size
-    unreadable: list[str] = []
-
-    def jobs_of(s: str, first: int, last: int, ascending: bool = False) -> list[Job]:
-        try:
-            return queue.get_jobs(s, first, last, asc=ascending, summary=True)
-        except REFUSED:  # its key is not of BullMQ's type: the other states still show
-            unreadable.append(s)
-            return []
-
-    if state == "latest":
-        # the newest of each state, each job with the state it was found in
-        found = [(job, s) for s in QUEUE_STATES for job in jobs_of(s, 0, size - 1)]
-        found.sort(key=lambda pair: pair[0].timestamp, reverse=True)
-        rows = [presenters.summary(job, s) for job, s in found[:size]]
-        total = size
-    else:
-        jobs = jobs_of(state, start, start + size - 1, asc)
-        rows = [presenters.summary(job, state) for job in jobs]
-        total = summary.counts.get(state, 0)
-    pages = max(1, -(-total // size))
-    return {"queue": summary, "state": state, "rows": rows, "page": page, "pages": pages,
-            "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1,
-            "unreadable": unreadable}
-
-
 @require_GET
 @gate()
 def queue_page(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     if conf.queues is None:
         remember(connection(conf.redis_url), conf.prefix, name)
     state = request.GET.get("state", "latest")
@@ -137,36 +84,11 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
         "can": allowed_actions(request.user, name)})
 
 
-def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
-    try:
-        drawn = charts.queue_charts(connection(conf.redis_url), queue.keys.base)
-    except REFUSED:  # a metrics or finished key of the wrong type: no charts
-        drawn = None
-    return {"charts": drawn, "percentiles": charts.PERCENTILES}
-
-
-def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
-    job = _job_or_404(queue, job_id)
-    try:
-        state = job.get_state()
-    except REFUSED:
-        state = "unknown"
-    try:
-        logs = queue.get_job_logs(job_id, 0, 199)
-    except REFUSED:  # its logs key is not a list
-        logs = {"logs": ["(the logs key is not a list)"], "count": 0}
-    conn = connection(conf.redis_url)
-    kids, more = flows.children(conn, conf.prefix, queue.keys.job(job_id))
-    return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name,
-            "children": kids, "more_children": more,
-            "ancestors": flows.ancestors(conn, conf.prefix, job.parent_key)}
-
-
 @require_GET
 @gate()
 def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     context = hide_unseen_flow(request.user, job_context(conf, queue, job_id))
     can = allowed_actions(request.user, name)
     return render(request, "dashboard/job.html", {
@@ -183,7 +105,7 @@ def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
 def job_raw(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     """All of a job's data (or return value) as JSON, however large."""
     conf = dashboard_settings()
-    job = _job_or_404(_queue_or_404(conf, name), job_id)
+    job = job_or_404(queue_or_404(conf, name), job_id)
     part = request.GET.get("part", "data")
     if part not in ("data", "returnvalue"):
         return HttpResponseBadRequest("part must be data or returnvalue")
@@ -225,7 +147,7 @@ def back_to_queue(request: HttpRequest, name: str) -> str:
 @gate(OPERATE)
 def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     target = back_to_queue(request, name)
     message = _attempt(request, action, lambda: actions.run_queue_action(request, queue, action))
     if message is not None:
@@ -239,8 +161,8 @@ def queue_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
 @gate(OPERATE)
 def job_action(request: HttpRequest, name: str, job_id: str, action: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
-    job = _job_or_404(queue, job_id)
+    queue = queue_or_404(conf, name)
+    job = job_or_404(queue, job_id)
     target = reverse("dashboard:job", args=[name, job_id])
     done = _attempt(request, action, lambda: actions.run_job_action(request, queue, job, action))
     if done is not None:
@@ -300,7 +222,7 @@ def schedulers_page(request: HttpRequest) -> HttpResponse:
 def scheduler_action(request: HttpRequest, name: str, scheduler_id: str,
                      action: str) -> HttpResponse:
     conf = dashboard_settings()
-    queue = _queue_or_404(conf, name)
+    queue = queue_or_404(conf, name)
     runs = {"edit": scheduler_views.edit, "remove": scheduler_views.remove}
     if action not in runs:
         raise Http404(f"no scheduler action {action!r}")
