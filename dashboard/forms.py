@@ -26,7 +26,6 @@ CLEAN_STATES = ("completed", "failed", "delayed", "wait", "prioritized")
 RETRY_STATES = ("failed", "completed")
 MAX_SELECTED = 500  # more than a page holds; Django refuses over 1,000 fields anyway
 REASON_CHARS = 200
-SIMPLE_JOB_FIELDS = ("delay", "priority", "attempts")  # whole numbers; job_id is text
 
 
 def first_error(form: forms.Form) -> str | None:
@@ -176,7 +175,6 @@ class ObliterateForm(forms.Form):
         return self.cleaned_data["confirm"]
 
 
-
 # -- job actions
 
 
@@ -203,7 +201,6 @@ class ChangeDelayForm(forms.Form):
 
 class ChangePriorityForm(forms.Form):
     priority = WholeNumber("priority", minimum=0)
-
 
 
 # -- adding a job
@@ -293,7 +290,7 @@ class AddJobForm(forms.Form):
             raise ValidationError(f"parent: no job {parent_id!r} in queue {target!r}")
 
 
-# -- selected jobs, failure groups, schedulers
+# -- selected jobs, schedulers
 
 
 class BulkForm(forms.Form):
