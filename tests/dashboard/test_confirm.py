@@ -4,8 +4,10 @@ quotes and ``<`` included (the browser side is tests/browser/test_pages.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,3 +92,12 @@ def test_every_confirm_is_an_attribute(operator: Client, queue: Queue) -> None:
         page = operator.get(url).content.decode()
         assert "confirm(" not in page and parsed(page).inline_scripts == 0
         questions(page)
+
+
+def test_no_template_has_an_inline_handler_or_script() -> None:
+    """Beyond the pages above: every template of the dashboard, as written."""
+    templates = Path(__file__).resolve().parents[2] / "dashboard" / "templates"
+    for template in templates.rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"\son[a-z]+\s*=", text), template
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template
