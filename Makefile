@@ -37,6 +37,7 @@ $(CHROMIUM):
 
 test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/python -m pytest
 
 bench: setup

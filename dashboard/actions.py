@@ -3,8 +3,9 @@ queuecore API, says what it did, and is written to the audit log."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
+from django import forms
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -13,10 +14,19 @@ from queuecore.discovery import forget_discovered
 from queuecore.errors import InvalidOptionError, JobNotInStateError, SerializationError
 
 from .access import PARENT_REFUSED, parent_queue
+from .forms import (
+    CancelForm,
+    ChangeDelayForm,
+    ChangePriorityForm,
+    CleanForm,
+    DrainForm,
+    EditDataForm,
+    ObliterateForm,
+    RetryAllForm,
+    first_error,
+)
 from .models import AuditEntry
 from .undecodable import escaped
-
-CLEAN_STATES = ("completed", "failed", "delayed", "wait", "prioritized")
 
 
 class ActionError(Exception):
@@ -34,17 +44,13 @@ def audit(request: HttpRequest, action: str, queue: str, job_ids: list[str] | No
                               detail=escaped(detail)[:500])
 
 
-def _int(request: HttpRequest, field: str, default: int | None = None, minimum: int = 0) -> int:
-    raw = request.POST.get(field, "")
-    if raw == "" and default is not None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ActionError(f"{field} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise ActionError(f"{field} must be at least {minimum}")
-    return value
+def cleaned(form_class: type[forms.Form], request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+    """The action's input, validated by its form; ActionError says what is wrong."""
+    form = form_class(request.POST, **kwargs)
+    error = first_error(form)
+    if error is not None:
+        raise ActionError(error)
+    return form.cleaned_data
 
 
 def run_queue_action(request: HttpRequest, queue: Queue, action: str) -> str:
@@ -56,30 +62,24 @@ def run_queue_action(request: HttpRequest, queue: Queue, action: str) -> str:
         queue.resume()
         message = f"Resumed {name}."
     elif action == "retry-all":
-        state = request.POST.get("state", "failed")
-        if state not in ("failed", "completed"):
-            raise ActionError("retry-all works on failed or completed jobs")
+        state = cleaned(RetryAllForm, request)["state"]
         count = queue.retry_jobs(state=state, count=1000)
         message = f"Moved {count} {state} job(s) of {name} back to waiting."
     elif action == "promote-all":
         count = queue.promote_jobs()
         message = f"Promoted {count} delayed job(s) of {name}."
     elif action == "clean":
-        state = request.POST.get("state", "completed")
-        if state not in CLEAN_STATES:
-            raise ActionError(f"cannot clean {state!r}; choose one of {', '.join(CLEAN_STATES)}")
-        grace_s = _int(request, "grace", default=0)
-        limit = _int(request, "limit", default=0)
+        form = cleaned(CleanForm, request)
+        state, grace_s, limit = form["state"], form["grace"], form["limit"]
         removed = queue.clean(grace_s * 1000, limit, state)
         audit(request, action, name, removed, f"{state} older than {grace_s} s, limit {limit}")
         return f"Removed {len(removed)} {state} job(s) of {name}."
     elif action == "drain":
-        count = queue.drain(delayed=request.POST.get("delayed") == "1")
+        count = queue.drain(delayed=cleaned(DrainForm, request)["delayed"])
         message = f"Drained {name}: removed {count} waiting job(s)."
     elif action == "obliterate":
-        if request.POST.get("confirm") != name:
-            raise ActionError(f"type the queue's name ({name}) to obliterate it")
-        queue.obliterate(force=request.POST.get("force") == "1")
+        force = cleaned(ObliterateForm, request, queue_name=name)["force"]
+        queue.obliterate(force=force)
         forget_discovered(name)
         message = f"Obliterated {name}."
     else:
@@ -107,7 +107,7 @@ def run_job_action(request: HttpRequest, queue: Queue, job: Job,
         target = reverse("dashboard:queue", args=[name])
         message = f"Job {job.id} removed."
     elif action == "cancel":
-        reason = request.POST.get("reason", "").strip()[:200]
+        reason = cleaned(CancelForm, request)["reason"]
         try:
             queue.cancel_job(job.id, reason)
         except JobNotInStateError:
@@ -129,18 +129,18 @@ def run_job_action(request: HttpRequest, queue: Queue, job: Job,
         target = reverse("dashboard:job", args=[name, copy.id])
         message = f"Job {job.id} duplicated as {copy.id}."
     elif action == "edit-data":
+        data = cleaned(EditDataForm, request)["data"]
         try:
-            data = json.loads(request.POST.get("data", ""))
             job.update_data(data)
         except (ValueError, SerializationError) as exc:
             raise ActionError(f"data must be valid JSON: {exc}") from None
         message = f"Data of job {job.id} updated."
     elif action == "change-delay":
-        delay = _int(request, "delay")
+        delay = cleaned(ChangeDelayForm, request)["delay"]
         job.change_delay(delay)
         message = f"Job {job.id} now runs in {delay} ms."
     elif action == "change-priority":
-        priority = _int(request, "priority")
+        priority = cleaned(ChangePriorityForm, request)["priority"]
         try:
             job.change_priority(priority)
         except InvalidOptionError as exc:

@@ -16,12 +16,12 @@ from queuecore.connection import Call, Op
 from queuecore.errors import QueueCoreError
 
 from .access import OPERATE, gate
-from .actions import ActionError, audit
+from .actions import ActionError, audit, cleaned
 from .conf import dashboard_settings
 from .contexts import queue_or_404
+from .forms import BulkForm
 from .views import back_to_queue
 
-MAX_SELECTED = 500  # more than a page holds; Django refuses over 1,000 fields anyway
 # action -> the states a job must be in, and the past tense for the report
 NEEDS = {"retry": ("failed", "completed"), "promote": ("delayed",), "remove": None}
 DONE = {"retry": "Retried", "promote": "Promoted", "remove": "Removed"}
@@ -42,15 +42,6 @@ class BulkResult:
                                 for why, ids in self.skipped.items())
             text += f" Not {DONE[self.action].lower()}: {reasons}."
         return text
-
-
-def selected_ids(request: HttpRequest) -> list[str]:
-    ids = list(dict.fromkeys(i.strip() for i in request.POST.getlist("ids") if i.strip()))
-    if not ids:
-        raise ActionError("select at least one job first")
-    if len(ids) > MAX_SELECTED:
-        raise ActionError(f"select at most {MAX_SELECTED} jobs at a time, not {len(ids)}")
-    return ids
 
 
 def light_job(queue: Queue, job_id: str) -> Job:
@@ -101,7 +92,7 @@ def bulk_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
     queue = queue_or_404(conf, name)
     target = back_to_queue(request, name)
     try:
-        result = act_on(queue, action, selected_ids(request))
+        result = act_on(queue, action, cleaned(BulkForm, request)["ids"])
     except ActionError as exc:
         messages.error(request, str(exc))
         return redirect(target)

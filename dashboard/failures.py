@@ -20,7 +20,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from queuecore import Job, Queue, scripts
@@ -30,6 +29,7 @@ from .access import OPERATE, allowed_actions, gate, redactor
 from .actions import ActionError, audit
 from .conf import dashboard_settings
 from .contexts import queue_or_404
+from .forms import back_to
 from .presenters import when
 from .queues import REFUSED
 from .rendering import render
@@ -241,10 +241,7 @@ def failure_group_action(request: HttpRequest, name: str, key: str, action: str
                          ) -> HttpResponse:
     conf = dashboard_settings()
     queue = queue_or_404(conf, name)
-    target = reverse("dashboard:queue", args=[name]) + "?state=failed"
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        target = back
+    target = back_to(request, reverse("dashboard:queue", args=[name]) + "?state=failed")
     try:
         group, result = act_on_group(queue, key, action)
     except ActionError as exc:

@@ -6,8 +6,7 @@ count; and the edit and remove actions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from django.http import HttpRequest
 
@@ -17,7 +16,8 @@ from queuecore.cron import previous_run
 from queuecore.errors import InvalidOptionError
 from queuecore.schedulers import JobScheduler
 
-from .actions import ActionError, audit
+from .actions import ActionError, audit, cleaned
+from .forms import SchedulerEditForm
 from .presenters import when
 
 MAX_PER_QUEUE = 500  # schedulers shown per queue
@@ -85,39 +85,13 @@ def scheduler_rows(queue: Queue) -> list[SchedulerRow]:
     return rows
 
 
-def _int_field(request: HttpRequest, name: str) -> int | None:
-    raw = request.POST.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ActionError(f"{name} must be a whole number, not {raw!r}") from None
-
-
 def edit(request: HttpRequest, queue: Queue, scheduler_id: str) -> str:
     """Upsert the scheduler with the form's repeat options, keeping its template."""
     current = queue.get_job_scheduler(scheduler_id)
     if current is None:
         raise ActionError(f"scheduler {scheduler_id!r} no longer exists")
-    repeat: dict[str, Any] = {}
-    pattern = request.POST.get("pattern", "").strip()
-    every = _int_field(request, "every")
-    if pattern:
-        repeat["pattern"] = pattern
-    if every is not None:
-        repeat["every"] = every
-    if request.POST.get("tz", "").strip():
-        repeat["tz"] = request.POST["tz"].strip()
-    limit = _int_field(request, "limit")
-    if limit is not None:
-        repeat["limit"] = limit
-    end = request.POST.get("end_date", "").strip()
-    if end:
-        try:
-            repeat["end_date"] = datetime.fromisoformat(end).replace(tzinfo=UTC)
-        except ValueError:
-            raise ActionError(f"end date must be a date and time, not {end!r}") from None
+    repeat = cleaned(SchedulerEditForm, request)
+    pattern, every = repeat.get("pattern"), repeat.get("every")
     template = {"name": current.name, **(current.template or {})}
     try:
         queue.upsert_job_scheduler(scheduler_id, repeat, template)

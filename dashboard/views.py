@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from queuecore.discovery import remember
@@ -40,6 +39,7 @@ from .contexts import (
     queue_context,
     queue_or_404,
 )
+from .forms import CLEAN_STATES, back_to
 from .models import AuditEntry
 from .queues import REFUSED, STATES, get_queue, server_info, summarize, visible_queues
 from .rendering import not_found as render_not_found
@@ -80,7 +80,7 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
     hide_unseen_rows(request.user, context["rows"])
     return render(request, "dashboard/queue.html", {
         **context, **charts_context(conf, queue), "can_operate": may_operate(request.user, name),
-        "conf": conf, "clean_states": actions.CLEAN_STATES,
+        "conf": conf, "clean_states": CLEAN_STATES,
         "can": allowed_actions(request.user, name)})
 
 
@@ -137,10 +137,7 @@ def _attempt(request: HttpRequest, action: str, run: Callable[[], T]) -> T | Non
 def back_to_queue(request: HttpRequest, name: str) -> str:
     """Where a queue action returns: the tab it was taken from (a safe ``next``),
     else the queue's page."""
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        return back
-    return reverse("dashboard:queue", args=[name])
+    return back_to(request, reverse("dashboard:queue", args=[name]))
 
 
 @require_POST

@@ -84,3 +84,44 @@ def test_retry_selected_jobs_and_a_failure_group(logged_in_page: Page, queue: Qu
     assert queue.get_job(card_ids[2]).get_state() == "failed"
     expect(watcher.locator("#job-list tbody tr[id^=job-]")).to_have_count(1, timeout=LIVE_MS)
     assert_not_reloaded(watcher)
+
+
+def test_a_dismissed_confirm_sends_nothing(logged_in_page: Page, redis_url: str,
+                                           queue_name: str) -> None:
+    """The question shows the queue's name as it is (quotes, ``<``, ``&``);
+    dismissed, no request leaves the page; accepted, the action runs."""
+    page = logged_in_page
+    queue = Queue(queue_name + "'\"<b>&", connection=redis_url)
+    try:
+        ids = [queue.add("w", {"n": n}).id for n in range(3)]
+        page.goto(queue_path(queue, "waiting"))
+        expect(page.locator("#job-list tbody tr[id^=job-]")).to_have_count(3)
+        posts: list[str] = []
+        page.on("request", lambda request: posts.append(request.url)
+                if request.method == "POST" else None)
+        questions: list[str] = []
+
+        def dismiss(dialog: Dialog) -> None:
+            questions.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
+        page.get_by_role("button", name="Drain").click()
+        page.locator(f"#job-{ids[0]} input.pick").check()
+        page.locator("#bulk-form").get_by_role("button", name="Remove selected").click()
+        page.wait_for_timeout(500)  # what a sent form would take to leave
+        assert questions == [f"Remove every waiting job of {queue.name}?",
+                             "Remove the selected jobs for good?"]
+        assert posts == []
+        assert [queue.get_job(i).get_state() for i in ids] == ["waiting"] * 3
+
+        page.remove_listener("dialog", dismiss)
+        page.once("dialog", lambda dialog: dialog.accept())
+        with page.expect_navigation(wait_until="load"):
+            page.get_by_role("button", name="Drain").click()
+        expect(page.locator(".messages li.success")).to_have_text(
+            f"Drained {queue.name}: removed 3 waiting job(s).")
+        assert all(queue.get_job(i) is None for i in ids)
+    finally:
+        queue.obliterate(force=True)
+        queue.close()

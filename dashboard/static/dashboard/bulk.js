@@ -1,6 +1,7 @@
 // Bulk selection: the checkboxes sit in the job list, which live updates
 // replace; the selection is kept across those swaps (by job id) and the
-// "select all" box and the buttons follow it.
+// "select all" box and the buttons follow it. (Remove asks first through its
+// data-confirm, in dashboard.js.)
 (() => {
   const picked = new Set();
   const boxes = () => document.querySelectorAll('input.pick[form="bulk-form"]');
@@ -34,11 +35,6 @@
       return;
     }
     sync();
-  });
-  document.addEventListener("submit", (event) => {
-    const button = event.submitter;
-    if (event.target.id === "bulk-form" && button?.dataset.confirm
-        && !window.confirm(button.dataset.confirm)) event.preventDefault();
   });
   document.addEventListener("htmx:wsAfterMessage", sync);
   document.addEventListener("DOMContentLoaded", sync);
