@@ -185,7 +185,8 @@ class JobTree:
     more: int  # the job's children left out
 
 
-def _child_calls(job_key: str) -> list[Call]:
+def child_key_calls(job_key: str) -> list[Call]:
+    """The reads of a parent's child keys, one per ``keys.CHILD_KEYS`` entry."""
     return [Call((command, job_key + suffix, 0, -1) if command == "ZRANGE"
                  else (command, job_key + suffix)) for _, suffix, command in CHILD_KEYS]
 
@@ -198,7 +199,7 @@ def job_tree(keys: QueueKeys, job_id: str, depth: int = 3, max_children: int = 5
     type reads as empty."""
     job_key = keys.job(str(job_id))
     root = FlowNode(job_key, keys.name, str(job_id), "root")
-    first = yield Pipeline([Call(("HGET", job_key, "parentKey")), *_child_calls(job_key)],
+    first = yield Pipeline([Call(("HGET", job_key, "parentKey")), *child_key_calls(job_key)],
                            tolerant=True)
     ancestors: list[FlowNode] = []
     parent_key = first[0]
@@ -213,7 +214,7 @@ def job_tree(keys: QueueKeys, job_id: str, depth: int = 3, max_children: int = 5
         if step:
             if not level:
                 break
-            replies = yield Pipeline([c for node in level for c in _child_calls(node.key)],
+            replies = yield Pipeline([c for node in level for c in child_key_calls(node.key)],
                                      tolerant=True)
         below: list[FlowNode] = []
         for i, node in enumerate(level):
