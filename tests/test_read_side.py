@@ -370,3 +370,22 @@ def test_foreign_queues_are_read_without_errors(redis_url: str, raw_redis: redis
         keys = list(raw_redis.scan_iter(match=f"{prefix}:*".encode(), count=1000))
         if keys:
             raw_redis.delete(*keys)
+
+
+def test_a_tolerant_pipeline_gives_each_refusal_in_its_place(redis_url: str, queue: Queue,
+                                                            r: redis.Redis) -> None:
+    from queuecore.connection import Call, Pipeline
+
+    r.set(queue.keys["failed"], "a string")
+    queue.add("j")
+    calls = [Call(("LLEN", queue.keys["wait"])), Call(("ZCARD", queue.keys["failed"]))]
+
+    def op():  # type: ignore[no-untyped-def]
+        return (yield Pipeline(calls, tolerant=True))
+
+    for replies in (queue.connection.run(op()), asyncio.run(queue.connection.arun(op()))):
+        assert replies[0] == 1 and isinstance(replies[1], WrongTypeError)
+        assert "WRONGTYPE" in str(replies[1])
+    with pytest.raises(WrongTypeError):  # without it, the first refusal raises
+        queue.connection.execute_many(calls)
+    r.delete(queue.keys["failed"])
