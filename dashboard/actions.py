@@ -10,7 +10,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from queuecore import Job, Queue
-from queuecore.discovery import forget_discovered
 from queuecore.errors import InvalidOptionError, JobNotInStateError, SerializationError
 
 from .access import PARENT_REFUSED, parent_queue
@@ -80,7 +79,6 @@ def run_queue_action(request: HttpRequest, queue: Queue, action: str) -> str:
     elif action == "obliterate":
         force = cleaned(ObliterateForm, request, queue_name=name)["force"]
         queue.obliterate(force=force)
-        forget_discovered(name)
         message = f"Obliterated {name}."
     else:
         raise ActionError(f"unknown action {action!r}")

@@ -12,7 +12,6 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from queuecore import Job, Queue
-from queuecore.connection import Call, Op
 from queuecore.errors import QueueCoreError
 
 from .access import OPERATE, gate
@@ -44,14 +43,6 @@ class BulkResult:
         return text
 
 
-def light_job(queue: Queue, job_id: str) -> Job:
-    """A job with only its options read (retry needs lifo): never its data,
-    which may be megabytes."""
-    def read() -> Op[str | None]:
-        return (yield Call(("HGET", queue.keys.job(job_id), "opts")))
-
-    opts = queue.connection.run(read())
-    return Job(queue, job_id, {"opts": opts} if opts else {})
 
 
 def act_on(queue: Queue, action: str, ids: list[str]) -> BulkResult:
@@ -60,10 +51,17 @@ def act_on(queue: Queue, action: str, ids: list[str]) -> BulkResult:
     if action not in NEEDS:
         raise ActionError(f"unknown action {action!r} for selected jobs")
     result = BulkResult(action)
+    # each job's state, and its options only (retry needs lifo; never its data,
+    # which may be megabytes): two round trips for the whole selection
+    try:
+        states = queue.get_states(ids)
+        jobs = dict(zip(ids, queue.get_jobs_by_id(ids, fields=("opts",)), strict=True))
+    except QueueCoreError as exc:
+        raise ActionError(f"could not read the selected jobs: {exc}") from None
     for job_id in ids:
-        job = light_job(queue, job_id)
+        job = jobs[job_id] or Job(queue, job_id, {})
         try:
-            state = job.get_state()
+            state = states[job_id]
             if state == "unknown":
                 result.skipped["no longer exists"].append(job_id)
                 continue

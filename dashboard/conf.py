@@ -1,16 +1,18 @@
-"""The dashboard's settings (``QUEUECORE_DASHBOARD``) and its Redis connection."""
+"""The dashboard's settings (``QUEUECORE_DASHBOARD``) and its Redis connection.
+The Redis URL and the prefix are queuecore's (``QUEUECORE`` and the
+``QUEUECORE_REDIS_URL`` / ``QUEUECORE_PREFIX`` environment variables), read
+by ``queuecore.conf`` alone."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from queuecore import Connection
+from queuecore import conf as core_conf
+from queuecore.conf import connection as connection
 
 DEFAULTS: dict[str, Any] = {"QUEUES": None, "PAGE_SIZE": 25, "READ_ONLY": False,
                             "FORMATTER": None}
@@ -28,19 +30,13 @@ class DashboardSettings:
 
 def dashboard_settings() -> DashboardSettings:
     raw = {**DEFAULTS, **getattr(settings, "QUEUECORE_DASHBOARD", {})}
-    core = getattr(settings, "QUEUECORE", {})
+    core = core_conf.load()
     formatter = raw["FORMATTER"]
     return DashboardSettings(
         queues=tuple(raw["QUEUES"]) if raw["QUEUES"] is not None else None,
         page_size=int(raw["PAGE_SIZE"]),
         read_only=bool(raw["READ_ONLY"]),
         formatter=import_string(formatter) if isinstance(formatter, str) else formatter,
-        prefix=core.get("PREFIX") or "bull",
-        redis_url=os.environ.get("QUEUECORE_REDIS_URL") or core.get("REDIS_URL"),
+        prefix=core.prefix,
+        redis_url=core.redis_url,
     )
-
-
-@cache
-def connection(url: str | None) -> Connection:
-    """One connection (and so one client pool) per server for the whole process."""
-    return Connection(url)

@@ -11,13 +11,15 @@ from django.http import Http404
 from queuecore import Job, Queue
 from queuecore.errors import InvalidQueueNameError
 
-from . import charts, flows, presenters
+from . import charts, presenters
 from .access import visible
-from .conf import DashboardSettings, connection
-from .queues import REFUSED, STATES, get_queue, queue_exists, summarize, visible_queues
+from .conf import DashboardSettings
+from .queues import REFUSED, STATES, get_queue, summarize, visible_queues
 from .rendering import NO_QUEUE, Missing
 
 QUEUE_STATES = [s for s in STATES if s != "latest"]
+FLOW_DEPTH = 3  # levels of ancestors and children shown on a job's page
+FLOW_CHILDREN = 50  # children shown per job; the rest are counted
 
 
 def queue_or_404(conf: DashboardSettings, name: str) -> Queue:
@@ -28,7 +30,7 @@ def queue_or_404(conf: DashboardSettings, name: str) -> Queue:
         queue = get_queue(conf, name)
     except InvalidQueueNameError:
         raise Http404(NO_QUEUE) from None
-    if conf.queues is None and not queue_exists(queue):
+    if conf.queues is None and not queue.exists():
         raise Http404(NO_QUEUE)
     return queue
 
@@ -51,7 +53,7 @@ def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
 
 def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
                   asc: bool) -> dict[str, Any]:
-    summary = summarize(conf, [queue.name])[0]
+    summary = queue.get_summary()
     size = conf.page_size
     start = (page - 1) * size
     unreadable: list[str] = []
@@ -81,7 +83,7 @@ def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
 
 def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
     try:
-        drawn = charts.queue_charts(connection(conf.redis_url), queue.keys.base)
+        drawn = charts.queue_charts(queue)
     except REFUSED:  # a metrics or finished key of the wrong type: no charts
         drawn = None
     return {"charts": drawn, "percentiles": charts.PERCENTILES}
@@ -97,10 +99,9 @@ def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str,
         logs = queue.get_job_logs(job_id, 0, 199)
     except REFUSED:  # its logs key is not a list
         logs = {"logs": ["(the logs key is not a list)"], "count": 0}
-    conn = connection(conf.redis_url)
-    kids, more = flows.children(conn, conf.prefix, queue.keys.job(job_id))
+    tree = queue.get_job_tree(job_id, FLOW_DEPTH, FLOW_CHILDREN)
     return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name,
-            "children": kids, "more_children": more,
-            "ancestors": flows.ancestors(conn, conf.prefix, job.parent_key)}
+            "children": tree.children, "more_children": tree.more,
+            "ancestors": tree.ancestors}
 
 

@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +21,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from queuecore import Job, Queue, scripts
+from queuecore import Job, Queue
 from queuecore.errors import QueueCoreError
 
 from .access import OPERATE, allowed_actions, gate, redactor
@@ -108,9 +107,7 @@ class Grouping:
 
 def _run(queue: Queue, start: int, end: int, ids: list[str] | None = None
          ) -> list[dict[str, str]]:
-    def op() -> Any:
-        return (yield scripts.failure_summaries(queue.keys, start, end, REASON_BYTES, ids or ()))
-    return scripts.parse_failure_summaries(queue.connection.run(op()))
+    return queue.get_failure_summaries(start, end, REASON_BYTES, ids or ())
 
 
 def read_failed(queue: Queue, limit: int = SCAN_LIMIT) -> Iterator[dict[str, str]]:

@@ -7,82 +7,49 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.http import HttpRequest
 
-from queuecore import Queue
-from queuecore.connection import Call
-from queuecore.cron import previous_run
+from queuecore import Queue, SchedulerRun
 from queuecore.errors import InvalidOptionError
-from queuecore.schedulers import JobScheduler
 
 from .actions import ActionError, audit, cleaned
 from .forms import SchedulerEditForm
 from .presenters import when
 
 MAX_PER_QUEUE = 500  # schedulers shown per queue
-# where an iteration job may be, probed in this order (None: gone, or never added)
-PROBES = (("ZSCORE", "delayed"), ("LPOS", "wait"), ("ZSCORE", "prioritized"),
-          ("LPOS", "active"), ("ZSCORE", "completed"), ("ZSCORE", "failed"))
 
 
 @dataclass
 class SchedulerRow:
+    """A scheduler as its row shows it: queuecore's ``SchedulerRun`` with times
+    as datetimes."""
+
     queue: str
-    scheduler: JobScheduler
-    next_job_id: str | None
-    next_state: str | None  # the pending iteration's state (None: gone)
-    last_run_at: int | None
-    last_job_id: str | None
-    last_state: str | None  # completed, failed, or None when retention removed it
+    run: SchedulerRun
+
+    def __getattr__(self, name: str) -> Any:  # scheduler, next_job_id, next_state, ...
+        if name.startswith("_") or name == "run":  # copy and pickle probe before run is set
+            raise AttributeError(name)
+        return getattr(self.run, name)
 
     @property
     def next_run(self) -> datetime | None:
-        return when(self.scheduler.next)
+        return when(self.run.scheduler.next)
 
     @property
     def last_run(self) -> datetime | None:
-        return when(self.last_run_at)
+        return when(self.run.last_run_at)
 
     @property
     def end(self) -> datetime | None:
-        return when(self.scheduler.end_date)
-
-
-def _previous(s: JobScheduler) -> int | None:
-    if s.next is None or not s.iteration_count or s.iteration_count < 2:
-        return None
-    if s.every:
-        return s.next - s.every
-    if s.pattern:
-        try:
-            return previous_run(s.pattern, s.tz, s.next)
-        except InvalidOptionError:
-            return None  # a pattern only Node reads: no last run shown
-    return None
+        return when(self.run.scheduler.end_date)
 
 
 def scheduler_rows(queue: Queue) -> list[SchedulerRow]:
-    schedulers = queue.get_job_schedulers(0, MAX_PER_QUEUE - 1, asc=True)
-    rows = []
-    calls: list[Call] = []
-    keys = queue.keys
-    for s in schedulers:
-        next_id = f"repeat:{s.id}:{s.next}" if s.next is not None else None
-        prev = _previous(s)
-        last_id = f"repeat:{s.id}:{prev}" if prev is not None else None
-        rows.append(SchedulerRow(queue.name, s, next_id, None, prev, last_id, None))
-        for job_id in (next_id, last_id):
-            calls += [Call((command, keys[state], job_id or "")) for command, state in PROBES]
-    replies = queue.connection.execute_many(calls)
-    n = len(PROBES)
-    for i, row in enumerate(rows):
-        for j, attr in enumerate(("next_state", "last_state")):
-            found = replies[(2 * i + j) * n:(2 * i + j + 1) * n]
-            state = next((name for (_, name), hit in zip(PROBES, found, strict=True)
-                          if hit is not None), None)
-            setattr(row, attr, "waiting" if state == "wait" else state)
-    return rows
+    return [SchedulerRow(queue.name, run)
+            for run in queue.get_scheduler_runs(0, MAX_PER_QUEUE - 1, asc=True)]
 
 
 def edit(request: HttpRequest, queue: Queue, scheduler_id: str) -> str:

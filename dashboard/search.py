@@ -11,10 +11,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from queuecore import Job, Queue
-from queuecore.queue import SUMMARY_FIELDS
 from queuecore.search import (
     EVERY,
     SEARCH_STATES,
+    SUMMARY_FIELDS,
     JobSearch,
     SearchProgress,
     SearchQuery,

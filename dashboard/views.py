@@ -13,7 +13,6 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from queuecore.discovery import remember
 from queuecore.errors import QueueCoreError
 
 from . import actions
@@ -30,7 +29,7 @@ from .access import (
     redactor,
     visible,
 )
-from .conf import connection, dashboard_settings
+from .conf import dashboard_settings
 from .contexts import (
     charts_context,
     job_context,
@@ -41,7 +40,15 @@ from .contexts import (
 )
 from .forms import CLEAN_STATES, back_to
 from .models import AuditEntry
-from .queues import REFUSED, STATES, get_queue, server_info, summarize, visible_queues
+from .queues import (
+    REFUSED,
+    STATES,
+    get_queue,
+    remember_queue,
+    server_info,
+    summarize,
+    visible_queues,
+)
 from .rendering import not_found as render_not_found
 from .rendering import render
 from .undecodable import has_undecodable, json_text
@@ -64,7 +71,7 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = queue_or_404(conf, name)
     if conf.queues is None:
-        remember(connection(conf.redis_url), conf.prefix, name)
+        remember_queue(conf, name)
     state = request.GET.get("state", "latest")
     if state not in STATES:
         raise Http404(f"unknown state {state!r}")

@@ -1,6 +1,7 @@
 """queuecore: BullMQ-compatible job queues on Redis, for Python and Django."""
 
 from .backoff import register as register_backoff
+from .clients import WorkerInfo
 from .connection import Connection
 from .errors import (
     ConnectionFailedError,
@@ -25,7 +26,9 @@ from .errors import (
 from .events import QueueEvents
 from .flow import FlowProducer, JobNode
 from .job import Job
+from .overview import Overview, ServerInfo
 from .queue import Queue
+from .reads import Activity, FlowNode, JobTree, QueueSummary, SchedulerRun
 from .registry import processor
 from .schedulers import JobScheduler
 from .worker import Worker
@@ -39,8 +42,10 @@ def get_queue(name: str) -> Queue:
 
 
 __all__ = [
+    "Activity",
     "Connection",
     "ConnectionFailedError",
+    "FlowNode",
     "FlowProducer",
     "InvalidOptionError",
     "InvalidQueueNameError",
@@ -51,19 +56,25 @@ __all__ = [
     "JobNotFoundError",
     "JobNotInStateError",
     "JobScheduler",
+    "JobTree",
     "LockError",
     "OutOfMemoryError",
+    "Overview",
     "Queue",
     "QueueCoreError",
     "QueueEvents",
+    "QueueSummary",
     "RateLimitError",
     "ReadOnlyError",
     "RedisCommandError",
+    "SchedulerRun",
     "ScriptError",
     "SerializationError",
+    "ServerInfo",
     "TimeoutError",
     "UnrecoverableError",
     "Worker",
+    "WorkerInfo",
     "WrongTypeError",
     "get_queue",
     "processor",

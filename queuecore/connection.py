@@ -63,9 +63,13 @@ class Eval:
 
 @dataclass(slots=True)
 class Pipeline:
-    """Plain commands sent in one round trip (not a transaction)."""
+    """Plain commands sent in one round trip (not a transaction). With
+    ``tolerant``, a command Redis refuses (a key of the wrong type) gives its
+    queuecore error in its place in the replies instead of raising, so one
+    broken key does not hide the other replies."""
 
     calls: list[Call]
+    tolerant: bool = False
 
 
 Request = Call | Eval | Pipeline
@@ -300,7 +304,7 @@ class Connection:
             pipe = client.pipeline(transaction=False)
             for call in request.calls:
                 pipe.execute_command(*call.args)
-            return pipe.execute()
+            return _replies(request, pipe.execute(raise_on_error=not request.tolerant))
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
         except UnicodeEncodeError as exc:  # hiredis packs text strictly, before sending
@@ -319,7 +323,7 @@ class Connection:
             pipe = client.pipeline(transaction=False)
             for call in request.calls:
                 pipe.execute_command(*call.args)
-            return await pipe.execute()
+            return _replies(request, await pipe.execute(raise_on_error=not request.tolerant))
         except (RedisConnectionError, RedisTimeoutError) as exc:
             raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
         except UnicodeEncodeError as exc:
@@ -351,9 +355,18 @@ def _as_bytes(request: Request, refused: UnicodeEncodeError) -> Request:
                         list(all_as_bytes(request.args)))
         if isinstance(request, Call):
             return Call(all_as_bytes(request.args))
-        return Pipeline([Call(all_as_bytes(call.args)) for call in request.calls])
+        return Pipeline([Call(all_as_bytes(call.args)) for call in request.calls],
+                        request.tolerant)
     except UnicodeEncodeError:
         raise redis_error(refused, request) from refused
+
+
+def _replies(request: Pipeline, replies: list[Any]) -> list[Any]:
+    """A tolerant pipeline's replies with each refusal as its queuecore error."""
+    if not request.tolerant:
+        return replies
+    return [redis_error(reply, call) if isinstance(reply, RedisError) else reply
+            for call, reply in zip(request.calls, replies, strict=True)]
 
 
 def describe(request: Request) -> str:

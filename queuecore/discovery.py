@@ -8,8 +8,9 @@ import re
 import threading
 import time
 
+from .clients import find_workers
 from .connection import Connection
-from .queue import client_list, worker_client_bases
+from .keys import EXISTENCE_SUFFIXES
 
 DISCOVERY_TTL_S = 30.0
 
@@ -24,12 +25,13 @@ def _glob_escape(text: str) -> str:
 
 
 def _scan(conn: Connection, prefix: str) -> list[str]:
-    """One SCAN pass over the keyspace for ``<prefix>:<name>:meta`` and ``:id``."""
+    """One SCAN pass over the keyspace for ``<prefix>:<name>:<suffix>``, each of
+    EXISTENCE_SUFFIXES (``meta``, ``id``: the pattern matches both)."""
     start = len(prefix) + 1
     names: set[str] = set()
     for found in conn.sync_client.scan_iter(match=f"{_glob_escape(prefix)}:*:[im][de]*",
                                             count=5000):
-        for suffix in (":meta", ":id"):
+        for suffix in (":" + s for s in EXISTENCE_SUFFIXES):
             if found.endswith(suffix):
                 name = found[start:-len(suffix)]
                 if name and ":" not in name:
@@ -75,8 +77,9 @@ def remember(conn: Connection, prefix: str, name: str) -> None:
         hit = _discovered.get(key)
         if hit is None or name in hit[1]:
             return
-    base = f"{prefix}:{name}:"
-    if conn.sync_client.exists(base + "meta", base + "id"):
+    from .queue import Queue
+
+    if Queue(name, conn, prefix).exists():
         with _lock:
             when, names = _discovered.get(key, hit)
             if name not in names:
@@ -100,11 +103,5 @@ def count_workers(conn: Connection, prefix: str, names: list[str]) -> dict[str, 
         listing = conn.execute("CLIENT LIST")
     except Exception:  # some hosted Redis forbid CLIENT: no worker counts then
         return {}
-    by_client_name = {base: name for name in names
-                      for base in worker_client_bases(prefix, name)}
-    found: dict[str, int] = {}
-    for client in client_list(listing):
-        queue = by_client_name.get(client.get("name", "").partition(":w:")[0])
-        if queue is not None:
-            found[queue] = found.get(queue, 0) + 1
-    return found
+    found = find_workers(listing, prefix, names, int(time.time() * 1000))
+    return {name: len(rows) for name, rows in found.items() if rows}

@@ -16,9 +16,10 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from .clients import worker_client_name
 from .connection import Call, Connection, Op
 from .keys import QueueKeys
-from .queue import decode_event, worker_client_name
+from .queue import decode_event
 
 logger = logging.getLogger("queuecore.events")
 

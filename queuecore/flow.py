@@ -20,21 +20,15 @@ from . import scripts
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError
 from .job import Job
+from .keys import CHILD_KEYS
 from .options import shown
 from .queue import Queue, job_opts
+from .reads import child_key_calls
 
 NODE_KEYS = {"name", "queue_name", "data", "opts", "children", "prefix"}
 # A parent's children by status, in the order child_key_calls reads them:
 # failed (failed the parent), pending, ignored (failure ignored), processed.
-CHILD_STATUSES = ("failed", "pending", "ignored", "processed")
-
-
-def child_key_calls(job_key: str) -> list[Call]:
-    """The reads of a parent's child keys, one per CHILD_STATUSES entry."""
-    return [Call(("ZRANGE", job_key + ":unsuccessful", 0, -1)),
-            Call(("SMEMBERS", job_key + ":dependencies")),
-            Call(("HKEYS", job_key + ":failed")),
-            Call(("HKEYS", job_key + ":processed"))]
+CHILD_STATUSES = tuple(status for status, _, _ in CHILD_KEYS)
 
 
 @dataclass

@@ -14,6 +14,38 @@ SUFFIXES = (
     "pc", "marker", "repeat",
 )
 
+# Public state names -> key suffixes. "waiting" is BullMQ's name for the wait list.
+STATE_SUFFIXES = {
+    "waiting": "wait", "wait": "wait", "active": "active", "delayed": "delayed",
+    "prioritized": "prioritized", "completed": "completed", "failed": "failed",
+    "paused": "paused", "waiting-children": "waiting-children",
+}
+# The states kept in lists; every other state is a sorted set (scored by time
+# or priority).
+LIST_SUFFIXES = frozenset({"wait", "paused", "active"})
+# A queue exists when it has one of these: every BullMQ script that writes a
+# queue writes its meta (opts.maxLenEvents, lazily), and automatic ids the counter.
+EXISTENCE_SUFFIXES = ("meta", "id")
+# The order in which a job's state is probed (BullMQ's getState, get_state.lua).
+STATE_PROBES = (("completed", "completed"), ("failed", "failed"), ("delayed", "delayed"),
+                ("prioritized", "prioritized"), ("active", "active"), ("waiting", "wait"),
+                ("waiting", "paused"), ("waiting-children", "waiting-children"))
+
+
+def is_list(suffix: str) -> bool:
+    """Whether a state's key is a list (else a sorted set)."""
+    return suffix in LIST_SUFFIXES
+
+
+def count_command(suffix: str) -> str:
+    """The command that counts a state's jobs: LLEN for lists, ZCARD for sorted sets."""
+    return "LLEN" if suffix in LIST_SUFFIXES else "ZCARD"
+
+
+def member_command(suffix: str) -> str:
+    """The command that finds one job in a state's key (None/nil when absent)."""
+    return "LPOS" if suffix in LIST_SUFFIXES else "ZSCORE"
+
 
 @dataclass(frozen=True, slots=True)
 class QueueKeys:
@@ -55,6 +87,30 @@ class QueueKeys:
 
     def job(self, job_id: str) -> str:
         return self.base + job_id
+
+    def logs(self, job_id: str) -> str:
+        return self.base + job_id + ":logs"
+
+    def metrics(self, kind: str) -> str:
+        """``<q>:metrics:completed`` or ``:failed``; its points are this + ``:data``."""
+        return self.base + "metrics:" + kind
+
+
+# A parent's child keys by status, as BullMQ keeps them: failed children that
+# failed it (a sorted set), pending (a set), ignored failures and processed
+# children (hashes keyed by the child's key).
+CHILD_KEYS = (("failed", ":unsuccessful", "ZRANGE"), ("pending", ":dependencies", "SMEMBERS"),
+              ("ignored", ":failed", "HKEYS"), ("processed", ":processed", "HKEYS"))
+
+
+def split_job_key(prefix: str, key: str) -> tuple[str | None, str]:
+    """``<prefix>:<queue>:<id>`` as (queue name, id); a key under another
+    prefix as (None, key)."""
+    head = prefix + ":"
+    if key.startswith(head) and ":" in key[len(head):]:
+        queue, job_id = key[len(head):].split(":", 1)
+        return queue, job_id
+    return None, key
 
 
 def _is_bytes(text: str) -> bool:

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import discovery, reads, schedulers, scripts
 from . import options as job_options
-from . import schedulers, scripts
+from .clients import find_workers
+from .clients import worker_client_name as worker_client_name  # where worker.py imports it
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
-from .keys import QueueKeys
+from .keys import STATE_SUFFIXES, QueueKeys, count_command
 from .limits import RateLimits
 from .options import shown
-from .text import as_bytes
 
 if TYPE_CHECKING:
     from .search import SearchProgress
 
-# Public state names -> key suffixes. "waiting" is BullMQ's name for the wait list.
-STATES = {
-    "waiting": "wait", "wait": "wait", "active": "active", "delayed": "delayed",
-    "prioritized": "prioritized", "completed": "completed", "failed": "failed",
-    "paused": "paused", "waiting-children": "waiting-children",
-}
+STATES = STATE_SUFFIXES  # public state names -> key suffixes
 DEFAULT_COUNT_STATES = ("active", "completed", "delayed", "failed", "prioritized", "waiting",
                         "waiting-children")
 # What a job list needs of each job (no data, return value or stack trace).
@@ -50,38 +45,6 @@ def _states(states: str | Iterable[str] | None, default: Sequence[str]) -> list[
     if isinstance(states, str):
         return [states]
     return list(states)
-
-
-def client_list(reply: Any) -> list[dict[str, str]]:
-    """CLIENT LIST as dicts, whether redis-py parsed it or not, from one node or
-    (a cluster) from each."""
-    if isinstance(reply, dict):
-        return [c for node in reply.values() for c in client_list(node)]
-    if isinstance(reply, str):
-        return [dict(field.split("=", 1) for field in line.split(" ") if "=" in field)
-                for line in reply.splitlines() if line]
-    return list(reply)
-
-
-def _worker_details(worker_name: str) -> dict[str, Any]:
-    """runworker names its workers ``<host>:<pid>:<concurrency>``: read them back."""
-    parts = worker_name.split(":")
-    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-        return {"worker": worker_name, "host": parts[0], "pid": int(parts[1]),
-                "concurrency": int(parts[2])}
-    return {"worker": worker_name} if worker_name else {}
-
-
-def worker_client_bases(prefix: str, queue_name: str) -> tuple[str, str]:
-    """What a queue's worker connections are named (before any ``:w:<worker>``):
-    Node BullMQ's and queuecore's form (base64), and Python bullmq's (plain)."""
-    return worker_client_name(prefix, queue_name), f"{prefix}:{queue_name}"
-
-
-def worker_client_name(prefix: str, queue_name: str, worker_name: str | None = None) -> str:
-    """The CLIENT SETNAME of a worker's blocking connection, as Node BullMQ names it."""
-    b64 = base64.b64encode(as_bytes(queue_name)).decode()
-    return f"{prefix}:{b64}" + (f":w:{worker_name}" if worker_name else "")
 
 
 class Queue(RateLimits):
@@ -219,8 +182,7 @@ class Queue(RateLimits):
         calls = []
         for state in names:
             suffix = _suffix(state)
-            cmd = "LLEN" if suffix in ("wait", "paused", "active") else "ZCARD"
-            calls.append(Call((cmd, self.keys[suffix])))
+            calls.append(Call((count_command(suffix), self.keys[suffix])))
         counts = yield Pipeline(calls)
         return dict(zip(names, (int(c) for c in counts), strict=True))
 
@@ -255,22 +217,96 @@ class Queue(RateLimits):
 
     def _get_workers(self) -> Op[list[dict[str, Any]]]:
         """Live workers of this queue, from CLIENT LIST: Node BullMQ, Python
-        bullmq and queuecore workers alike."""
-        listing = client_list((yield Call(("CLIENT LIST",))))
-        bases = worker_client_bases(self.prefix, self.name)
+        bullmq and queuecore workers alike (each CLIENT LIST entry, with
+        ``name`` the queue's, ``rawname`` the connection's, and what a
+        runworker name tells: ``worker``, ``host``, ``pid``, ``concurrency``)."""
+        found = find_workers((yield Call(("CLIENT LIST",))), self.prefix, [self.name], now_ms())
         workers = []
-        now = now_ms()
-        for client in listing:
-            raw = client.get("name", "")
-            if raw.partition(":w:")[0] in bases:
-                worker: dict[str, Any] = {**client, "name": self.name, "rawname": raw}
-                worker.update(_worker_details(raw.partition(":w:")[2]))
-                if str(client.get("age", "")).isdigit():
-                    worker["started_at"] = now - int(client["age"]) * 1000
-                workers.append(worker)
+        for info in found[self.name]:
+            worker: dict[str, Any] = {**info.client, "name": self.name,
+                                      "rawname": info.client_name}
+            if info.name:
+                worker["worker"] = info.name
+            worker.update({k: v for k, v in (("host", info.host), ("pid", info.pid),
+                                              ("concurrency", info.concurrency),
+                                              ("started_at", info.started_at)) if v is not None})
+            workers.append(worker)
         return workers
 
     get_workers, aget_workers = twin(_get_workers)
+
+    # -- the read side (reads.py): what pages and tools show ------------------------
+
+    def _exists(self) -> Op[bool]:
+        """Whether the queue has ever been written (its ``meta`` or ``id`` key:
+        every BullMQ script that writes a queue writes its meta)."""
+        return (yield from reads.exists(self.keys))
+
+    exists, aexists = twin(_exists)
+
+    def _get_summary(self, window_ms: int = reads.THROUGHPUT_WINDOW_MS
+                     ) -> Op[reads.QueueSummary]:
+        """Counts per state, pause, live workers, jobs finished in the last
+        ``window_ms``, and the keys not of BullMQ's type, in one round trip."""
+        return (yield from reads.summaries(self.prefix, [self.name], window_ms))[0]
+
+    get_summary, aget_summary = twin(_get_summary)
+
+    def _get_states(self, job_ids: Iterable[str]) -> Op[dict[str, str]]:
+        """The state of each of many jobs in one round trip (see ``Job.get_state``;
+        ``unknown`` also where a key is not of BullMQ's type)."""
+        return (yield from reads.states(self.keys, job_ids))
+
+    get_states, aget_states = twin(_get_states)
+
+    def _get_jobs_by_id(self, job_ids: Sequence[str], fields: Sequence[str] | None = None
+                        ) -> Op[list[Job | None]]:
+        """The jobs with these ids in one round trip, None for each that is gone;
+        with ``fields`` (BullMQ's field names) only those are read."""
+        return (yield from reads.jobs_by_id(self, job_ids, fields))
+
+    get_jobs_by_id, aget_jobs_by_id = twin(_get_jobs_by_id)
+
+    def _get_job_tree(self, job_id: str, depth: int = 3, max_children: int = 50
+                      ) -> Op[reads.JobTree]:
+        """A job's place in its flow: its ancestors and its children (with their
+        dependency status) down to ``depth`` levels, one round trip per level."""
+        job_options.check_int("depth", depth, 1)
+        job_options.check_int("max_children", max_children, 0)
+        return (yield from reads.job_tree(self.keys, str(job_id), depth, max_children))
+
+    get_job_tree, aget_job_tree = twin(_get_job_tree)
+
+    def _get_scheduler_runs(self, start: int = 0, end: int = -1, asc: bool = True
+                            ) -> Op[list[reads.SchedulerRun]]:
+        """The job schedulers with their next and last iterations and those
+        iterations' states."""
+        return (yield from reads.scheduler_runs(self, start, end, asc))
+
+    get_scheduler_runs, aget_scheduler_runs = twin(_get_scheduler_runs)
+
+    def _get_failure_summaries(self, start: int = 0, end: int = -1, reason_bytes: int = 1000,
+                               job_ids: Sequence[str] = ()) -> Op[list[dict[str, str]]]:
+        """Failed jobs (newest first, or the given ids) with what identifies
+        their cause, never their data or whole traces (see ``reads.failure_summaries``)."""
+        for name, value in (("start", start), ("end", end)):
+            job_options.check_int(name, value, -(2**63))
+        job_options.check_int("reason_bytes", reason_bytes, 0)
+        return (yield from reads.failure_summaries(self.keys, start, end, reason_bytes,
+                                                   [str(i) for i in job_ids]))
+
+    get_failure_summaries, aget_failure_summaries = twin(_get_failure_summaries)
+
+    def _get_activity(self, now: int | None = None, minutes: int = 60, sample: int = 1000
+                      ) -> Op[reads.Activity]:
+        """Jobs completed and failed per minute over the last ``minutes`` (from
+        the metrics keys, else the finished sets) and wait and run times of up
+        to ``sample`` of the newest completed jobs."""
+        job_options.check_int("minutes", minutes, 1)
+        job_options.check_int("sample", sample, 0)
+        return (yield from reads.activity(self.keys, now, minutes, sample))
+
+    get_activity, aget_activity = twin(_get_activity)
 
     def search_jobs(self, kind: str, text: str = "", states: str | Iterable[str] | None = None,
                     **options: Any) -> Iterator[SearchProgress]:
@@ -345,6 +381,8 @@ class Queue(RateLimits):
                 raise QueueCoreError(
                     f"cannot obliterate {self.name!r}: it has active jobs (pass force=True)")
             if code == 0:
+                # gone: the queues found under the prefix no longer list it
+                discovery.forget_discovered(self.name)
                 return
 
     obliterate, aobliterate = twin(_obliterate)

@@ -12,7 +12,7 @@ import msgpack
 
 from .connection import Eval
 from .errors import script_error
-from .keys import QueueKeys
+from .keys import QueueKeys, is_list
 from .text import ENCODING_ERRORS
 
 
@@ -386,7 +386,7 @@ class SearchChunk:
 def search_jobs(keys: QueueKeys, suffix: str, cursor: str, chunk: int, budget: int, want: int,
                 fields: Sequence[str], match: Sequence[str]) -> Eval:
     """``match`` is ("all",), ("sub", field, needle) or ("kv", "", path, value)."""
-    kind = "list" if suffix in ("wait", "paused", "active") else "zset"
+    kind = "list" if is_list(suffix) else "zset"
     return Eval("search_jobs", [keys[suffix]],
                 [keys.base, kind, cursor, chunk, budget, want, " ".join(fields), *match])
 

@@ -27,6 +27,7 @@ from . import scripts
 from .connection import Call, Op, Pipeline
 from .errors import InvalidOptionError
 from .job import Job
+from .keys import count_command
 from .queue import STATES, SUMMARY_FIELDS, Queue
 
 KINDS = ("id", "name", "data", "reason")
@@ -220,8 +221,8 @@ class JobSearch:
         keys = self.queue.keys
         if not self.started:
             self.started = True
-            calls = [Call(("LLEN" if _suffix(s) in ("wait", "paused", "active") else "ZCARD",
-                           keys[_suffix(s)])) for s in self.query.states]
+            calls = [Call((count_command(_suffix(s)), keys[_suffix(s)]))
+                     for s in self.query.states]
             for state, count in zip(self.query.states, (yield Pipeline(calls)), strict=True):
                 self.totals[state] = int(count)
             self._skip_empty()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import Job, JobFailedError, Queue, QueueCoreError, UnrecoverableError
+from queuecore import Job, JobFailedError, Overview, Queue, QueueCoreError, UnrecoverableError
 
 from .cluster import LocalCluster
 from .helpers import Recorder, WorkerProcess, running_worker, wait_for
@@ -413,3 +413,17 @@ def test_flow_across_queues_sharing_the_hash_tag(cluster: LocalCluster, name: st
         for q in queues:
             q.obliterate(force=True)
             q.close()
+
+
+def test_read_side_on_a_cluster(cluster: LocalCluster, cq: Queue, name: str) -> None:
+    waiting = cq.add("w")
+    delayed = cq.add("d", delay=60_000)
+    overview = Overview(cluster.url, PREFIX)
+    (summary,) = overview.summaries([name])
+    assert summary.counts["waiting"] == 1 and summary.counts["delayed"] == 1
+    assert summary.broken_keys == []
+    assert cq.exists() and cq.get_states([waiting.id, delayed.id, "x"]) == {
+        waiting.id: "waiting", delayed.id: "delayed", "x": "unknown"}
+    assert cq.get_job_tree(waiting.id).children == []
+    assert overview.workers([name]) is not None and overview.server_info().version
+    overview.close()

@@ -6,12 +6,13 @@ def test_exported_names_are_the_public_api() -> None:
     modules = {"backoff", "connection", "errors", "events", "job", "keys", "lua_loader",
                "options", "queue", "scripts", "worker", "embedded", "apps", "management",
                "conf", "registry", "sandbox", "discovery", "flow", "limits",
-               "cron", "schedulers", "search", "pipelined", "text"}
+               "cron", "schedulers", "search", "pipelined", "text", "clients", "reads",
+               "overview"}
     assert public - modules == set(queuecore.__all__)
 
 
 def test_every_method_has_an_async_twin() -> None:
-    for cls in (queuecore.Queue, queuecore.Job, queuecore.FlowProducer):
+    for cls in (queuecore.Queue, queuecore.Job, queuecore.FlowProducer, queuecore.Overview):
         for name in dir(cls):
             if name.startswith("_") or (name.startswith("a") and name[1:] in dir(cls)):
                 continue

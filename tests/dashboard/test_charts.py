@@ -10,7 +10,7 @@ import redis
 from django.test import Client
 
 from dashboard.charts import MINUTES, queue_charts
-from queuecore import Connection, Queue
+from queuecore import Queue
 
 
 def finish(r: redis.Redis, queue: Queue, job_id: str, state: str, added: int, started: int,
@@ -27,7 +27,7 @@ def test_counts_per_minute_from_the_finished_sets(queue: Queue, redis_url: str,
     for i in range(4):  # four completed this minute: wait 100 ms, run 10 * (i + 1) ms
         finish(r, queue, f"c{i}", "completed", minute, minute + 100, minute + 110 + 10 * i)
     finish(r, queue, "f0", "failed", minute - 60_000, minute - 59_000, minute - 58_000)
-    charts = queue_charts(Connection(redis_url), queue.keys.base, now)
+    charts = queue_charts(queue, now)
     assert charts.source == "finished jobs"
     assert len(charts.completed) == MINUTES
     assert charts.completed[-1] == 4 and charts.failed[-2] == 1
@@ -44,7 +44,7 @@ def test_counts_from_bullmq_metrics_keys(queue: Queue, redis_url: str, r: redis.
     base = queue.keys["metrics:completed"]
     r.hset(base, mapping={"count": 57, "prevTS": prev_ts, "prevCount": 50})
     r.rpush(base + ":data", 11, 0, 22)  # newest first: minute before prevTS's, and older
-    charts = queue_charts(Connection(redis_url), queue.keys.base, now)
+    charts = queue_charts(queue, now)
     assert charts.source == "metrics"
     assert charts.completed[-3] == 7  # prevTS's minute so far: count - prevCount
     assert charts.completed[-4] == 11 and charts.completed[-5] == 0

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import redis
 
-from queuecore import Queue
+from queuecore import Overview, Queue
+from queuecore.reads import SUMMARY_STATES
 from tests.helpers import wait_for
 
 from .compare import assert_same_job
@@ -199,3 +200,39 @@ def test_paused_queue(pauser: str, consumer: str, queue: Queue, node_queue: Node
     assert "paused" not in queue.get_meta()
     wait_for(lambda: queue.get_job_counts("completed")["completed"] == 5,
                what="the jobs to run after resume")
+
+
+def test_read_side_sees_node_queues_as_node_does(queue: Queue, node_queue: NodeQueue,
+                                                 node_worker: Any, qc_worker: Any) -> None:
+    """The engine's read side (summaries, states of many ids, failure
+    summaries, workers, scheduler runs) reads a queue Node BullMQ wrote and
+    runs exactly as Node's own getters do."""
+    ids = build_all_states("node", queue, node_queue, node_worker, qc_worker)
+    node_queue.op("upsertJobScheduler", id="tick", repeat={"every": 60_000},
+                  template={"name": "echo", "data": {}})
+    all_ids = [i for group in ids.values() for i in group]
+    counts, workers, failed, *rest = node_queue.ops([
+        {"op": "getJobCounts", "types": list(SUMMARY_STATES)},
+        {"op": "getWorkers"},
+        {"op": "getJobs", "types": ["failed"]},
+        {"op": "getJobSchedulers"},
+        *[{"op": "getState", "id": i} for i in all_ids],
+        *[{"op": "getJob", "id": i} for i in ids["failed"]],
+    ])
+    (scheduler,), node_states = rest[0], rest[1:1 + len(all_ids)]
+    node_failed_jobs = rest[1 + len(all_ids):]
+    summary = Overview(queue.connection, queue.prefix).summaries([queue.name])[0]
+    assert summary.counts == counts and summary.broken_keys == []
+    assert summary.workers == len(workers) >= 1
+    assert queue.get_states(all_ids) == dict(zip(all_ids, node_states, strict=True))
+    summaries = queue.get_failure_summaries()
+    assert [s["id"] for s in summaries] == failed
+    reasons = {j["id"]: j["failedReason"] for j in node_failed_jobs}
+    assert {s["id"]: s["failed_reason"] for s in summaries} == reasons
+    (run,) = queue.get_scheduler_runs()
+    assert run.scheduler.id == scheduler["key"] and run.scheduler.next == scheduler["next"]
+    assert run.next_state == node_queue.op("getState", id=run.next_job_id)
+    found = Overview(queue.connection, queue.prefix).workers([queue.name])
+    assert found is not None
+    assert sorted(w.client_name for w in found[queue.name]) == sorted(
+        w["rawname"] for w in workers)

@@ -197,9 +197,7 @@ class Command(BaseCommand):
             queue = Queue(name, connection=self.conn, prefix=self.prefix)
         except QueueCoreError as exc:
             raise CommandError(one_line(exc)) from None
-        client = self.conn.sync_client
-        # one key per EXISTS: on a cluster the two may live on different nodes
-        if client.exists(queue.keys["meta"]) or client.exists(queue.keys["id"]):
+        if queue.exists():
             return queue
         known = discover(self.conn, self.prefix)
         if name in known:
