@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import options as job_options
 from . import schedulers, scripts
+from .codes import Obliterated, ReplyCode
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
@@ -341,10 +342,10 @@ class Queue(RateLimits):
         yield from self._set_paused(True)
         while True:
             code = yield scripts.obliterate(self.keys, force, 1000)
-            if code == -2:
+            if code == Obliterated.ACTIVE_JOBS:
                 raise QueueCoreError(
                     f"cannot obliterate {self.name!r}: it has active jobs (pass force=True)")
-            if code == 0:
+            if code == Obliterated.DONE:
                 return
 
     obliterate, aobliterate = twin(_obliterate)
@@ -375,7 +376,7 @@ class Queue(RateLimits):
     def _remove(self, job_id: str) -> Op[bool]:
         """Remove a job; False when a worker holds its lock."""
         code = yield scripts.remove_job(self.keys, str(job_id), now_ms())
-        if code == -1:
+        if code == ReplyCode.JOB_NOT_FOUND:
             return False
         scripts.raise_for_code(code, "remove", str(job_id))
         return code == 1

@@ -19,7 +19,6 @@ import os
 import socket
 import threading
 import time
-import traceback
 import types
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -28,11 +27,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from . import backoff as backoff_strategies
-from . import schedulers, scripts
+from . import decisions, schedulers, scripts
+from .codes import ReplyCode
 from .connection import Call, Connection, Op, Pipeline, queuecore_error, twin
+from .decisions import Reaction
 from .errors import (
-    RATE_LIMIT_ERROR,
     ConnectionFailedError,
     InvalidOptionError,
     JobCancelledError,
@@ -42,9 +41,10 @@ from .errors import (
 )
 from .job import Job, cancelled_reason, not_utf8_reason, now_ms
 from .limits import check_limiter
-from .options import encode_json, keep_jobs
+from .options import encode_json
 from .queue import Queue, worker_client_name
 from .sandbox import SandboxPool, path_of
+from .scripts import Transition
 
 logger = logging.getLogger("queuecore.worker")
 
@@ -116,11 +116,6 @@ def metrics_data_points(metrics: Any) -> int | None:
         raise InvalidOptionError(
             f"metrics['max_data_points'] must be an integer >= 1, not {points!r}")
     return points
-
-
-def _int_option(value: Any, default: int) -> int:
-    """An integer job option as stored, or the default when it holds something else."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 class Worker:
@@ -357,7 +352,8 @@ class Worker:
                 asked = 0  # jobs asked for: only an empty answer to a fetch means drained
                 if self._pending:
                     batch, self._pending = self._pending, []
-                    limited = any(o.kind == "w" for o, _, _ in batch)  # no fetch, as in BullMQ
+                    # no fetch after a give back, as in BullMQ
+                    limited = any(o.transition is Transition.GIVE_BACK for o, _, _ in batch)
                     asked = free if time.monotonic() >= limit_until and not limited else 0
                     fetched = await self._finish(batch, asked)
                 elif free > 0 and not drained and time.monotonic() >= limit_until:
@@ -500,28 +496,27 @@ class Worker:
             raise
         fetched = scripts.parse_fetched(reply, start, self._args, with_codes=True)
         for code, (outcome, job, result) in zip(fetched.codes, batch, strict=True):
-            if code in (-4, -9) and outcome.kind == "c":
-                # a flow parent whose children are not all done: it fails instead
-                # (still active and locked), as in BullMQ; failed children are final
-                err = scripts.script_error(code, "move_to_finished", job.id, "active")
-                self._settle(job, None, UnrecoverableError(str(err)) if code == -9 else err)
-            elif code < 0:
+            reaction = decisions.reaction(code, outcome.transition)
+            if reaction is Reaction.FAIL_INSTEAD:
+                # a flow parent whose children are not all done (still active and locked)
+                self._settle(job, None, decisions.refusal(code, job.id))
+            elif reaction is Reaction.REFUSED:
                 err = scripts.script_error(code, "move_to_finished", job.id, "active")
                 self._emit("error", err)
                 logger.warning("worker %s: job %s could not be finished: %s",
                                self.keys.qualified, job.id, err)
-            elif outcome.kind == "w":
-                job.token = None  # back in wait, no attempt made: nothing to emit (as BullMQ)
+            elif reaction is Reaction.GIVEN_BACK:
+                job.token = None
             else:
                 # the job object now says what Redis says
                 job.attempts_made += 1
                 job.token = None
-                if outcome.kind == "c":
+                if outcome.transition is Transition.COMPLETE:
                     job.returnvalue, job.finished_on = result, now
                     self._emit("completed", job, result)
                 else:
                     job.failed_reason = outcome.value
-                    if outcome.kind == "f":
+                    if outcome.transition is Transition.FAIL:
                         job.finished_on = now
                     self._emit("failed", job, result)
         return fetched
@@ -681,8 +676,7 @@ class Worker:
             try:
                 outcome = self._failed(job, error)
             except Exception as bad:  # e.g. options of the wrong type, written by hand
-                outcome = scripts.Outcome(job.id, job.token or "0", "f",
-                                          f"{error} (and failing it raised: {bad!r})")
+                outcome = decisions.failing_failed(job, error, bad)
         self._active.pop(job.id, None)
         self._job_tasks.pop(job.id, None)
         if job.token and job.token in self._released:
@@ -691,37 +685,15 @@ class Worker:
         assert self._wake is not None
         self._wake.set()
 
+    def _defaults(self) -> decisions.Defaults:
+        return decisions.Defaults(self.remove_on_complete, self.remove_on_fail,
+                                  self.stack_trace_limit)
+
     def _completed(self, job: Job, value: str) -> scripts.Outcome:
-        keep = job.opts.get("remove_on_complete", self.remove_on_complete)
-        count, age = keep_jobs(keep)
-        return scripts.Outcome(job.id, job.token or "0", "c", value, keep_count=count,
-                               keep_age=age)
+        return decisions.completed(job, value, self._defaults())
 
     def _failed(self, job: Job, exc: BaseException) -> scripts.Outcome:
-        if str(exc) == RATE_LIMIT_ERROR:  # RateLimitError, or its message from a sandbox
-            return scripts.Outcome(job.id, job.token or "0", "w", "")
-        reason = str(exc) or type(exc).__name__
-        limit = _int_option(job.opts.get("stack_trace_limit"), self.stack_trace_limit)
-        trace = getattr(exc, "child_traceback", "") or "".join(traceback.format_exception(exc))
-        stack = [*job.stacktrace, trace][-limit:] if limit else []
-        stacktrace = encode_json(stack, "stacktrace", foreign_bytes=True)
-        attempts = _int_option(job.opts.get("attempts"), 0)
-        made = job.attempts_made + 1
-        token = job.token or "0"
-        lifo = bool(job.opts.get("lifo"))
-        if not isinstance(exc, UnrecoverableError) and made < attempts:
-            try:
-                delay = backoff_strategies.delay_for(job.opts.get("backoff"), made, exc, job)
-            except Exception as backoff_exc:
-                reason = f"{reason} (backoff failed: {backoff_exc})"
-                delay = -1
-            if delay >= 0:
-                return scripts.Outcome(job.id, token, "d" if delay > 0 else "r", reason,
-                                       stacktrace, delay=delay, lifo=lifo)
-        keep = job.opts.get("remove_on_fail", self.remove_on_fail)
-        count, age = keep_jobs(keep)
-        return scripts.Outcome(job.id, token, "f", reason, stacktrace, keep_count=count,
-                               keep_age=age, attempts=attempts)
+        return decisions.failed(job, exc, self._defaults())
 
     # -- manual rate limit --------------------------------------------------------------
 
@@ -764,7 +736,7 @@ class Worker:
                 continue
             self._released.add(job.token)
             code = await self._call(scripts.move_job_to_wait(self.keys, job.id, job.token))
-            if code == 0:
+            if code == ReplyCode.OK:
                 released.append(job.id)
             self._active.pop(job.id, None)
         for task in list(self._tasks):

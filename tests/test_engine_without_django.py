@@ -14,7 +14,8 @@ from queuecore import Queue, Worker, sandbox
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ["queuecore", "queuecore.worker", "queuecore.sandbox", "queuecore.registry",
         "queuecore.queue", "queuecore.flow", "queuecore.events", "queuecore.schedulers",
-        "queuecore.search", "queuecore.discovery", "queuecore.embedded"]
+        "queuecore.search", "queuecore.discovery", "queuecore.embedded",
+        "queuecore.decisions", "queuecore.codes"]
 
 
 def plain_python(code: str) -> subprocess.CompletedProcess[str]:
