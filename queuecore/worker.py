@@ -16,6 +16,7 @@ import inspect
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -126,6 +127,12 @@ class Worker:
     return value (JSON) completes the job; an exception fails the attempt, and
     the job is retried with its backoff while attempts remain, except for
     ``UnrecoverableError``, which fails it at once.
+
+    Closing stops fetching and lets active jobs finish: within
+    ``shutdown_grace`` seconds if set (None: as long as they take); jobs still
+    running then, or at once with ``close(force=True)``, go back to the front
+    of wait with no attempt counted, so nothing is lost. ``run()`` in the main
+    thread closes on SIGINT/SIGTERM, and forces on a second one.
     """
 
     def __init__(
@@ -151,6 +158,7 @@ class Worker:
         processes: int | None = None,
         timeout: float | None = None,
         metrics: dict[str, int] | None = None,
+        shutdown_grace: float | None = None,
         autorun: bool = False,
     ) -> None:
         if sandboxed:
@@ -172,6 +180,10 @@ class Worker:
                 raise InvalidOptionError(f"{label} must be an integer >= {low}, not {value!r}")
         if limiter is not None:
             limiter = check_limiter(limiter)
+        if shutdown_grace is not None and (isinstance(shutdown_grace, bool) or not isinstance(
+                shutdown_grace, int | float) or shutdown_grace < 0):
+            raise InvalidOptionError(f"shutdown_grace must be a number of seconds >= 0 or None, "
+                                     f"not {shutdown_grace!r}")
         self.connection = connection if isinstance(connection, Connection) \
             else Connection(connection)
         self.queue = Queue(queue_name, self.connection, prefix=prefix)
@@ -210,6 +222,12 @@ class Worker:
         # jobs they fetched are locked with this worker's tokens, to take over
         self._lost: list[tuple[int, int]] = []
         self._closing = False
+        # closing: active jobs get shutdown_grace s from _close_started (None:
+        # as long as they take), then, or at once when forced, go back to wait
+        self.shutdown_grace = shutdown_grace
+        self._close_started = 0.0
+        self._force = False
+        self._given_back: list[str] = []
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
@@ -265,9 +283,38 @@ class Worker:
 
     # -- running -------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Process jobs until ``close()``."""
-        asyncio.run(self.arun())
+    def run(self, *, handle_signals: bool = True) -> None:
+        """Process jobs until ``close()``. In the main thread (unless
+        ``handle_signals=False``) SIGINT and SIGTERM close the worker
+        gracefully and a second signal forces the close (active jobs go back to
+        wait); the previous handlers are restored when ``run()`` returns."""
+        if not handle_signals or threading.current_thread() is not threading.main_thread():
+            asyncio.run(self.arun())
+            return
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.getsignal(sig) for sig in signals}
+        received = 0
+
+        def stop(signum: int, _frame: Any) -> None:
+            nonlocal received
+            received += 1
+            name = signal.Signals(signum).name
+            if received == 1:
+                logger.info("worker %s: %s: closing (no new jobs; active ones get %s)",
+                            self.keys.qualified, name, "as long as they take"
+                            if self.shutdown_grace is None else f"{self.shutdown_grace:g} s")
+            else:
+                logger.warning("worker %s: second signal (%s): giving active jobs back to wait",
+                               self.keys.qualified, name)
+            self.close(force=received > 1)
+
+        for sig in signals:
+            signal.signal(sig, stop)
+        try:
+            asyncio.run(self.arun())
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
     def start(self) -> None:
         """Run in the current event loop if there is one, else in a thread."""
@@ -707,48 +754,71 @@ class Worker:
 
     # -- closing -----------------------------------------------------------------------
 
-    def close(self, timeout: float | None = None) -> None:
-        """Stop taking jobs, let active ones finish, then stop. From another
-        thread this waits until the worker has stopped; from a signal handler
-        (in the worker's own thread) it only asks."""
+    def close(self, timeout: float | None = None, *, force: bool = False) -> None:
+        """Stop taking jobs, let active ones finish (within ``shutdown_grace``),
+        then stop; ``force=True`` gives active jobs back to wait now. From
+        another thread this waits (up to ``timeout`` s) until the worker has
+        stopped; in the worker's own thread (a signal handler) it only asks."""
         loop = self._loop
         if loop is None or not self._running:
-            self._closing = True
+            self._request_close(force)
             return
-        loop.call_soon_threadsafe(self._request_close)
+        loop.call_soon_threadsafe(self._request_close, force)
         if threading.current_thread() is not self._loop_thread:
             self._stopped.wait(timeout)
 
-    async def aclose(self) -> None:
-        """Stop taking jobs, let active ones finish, then stop."""
-        self._request_close()
+    async def aclose(self, *, force: bool = False) -> None:
+        """Stop taking jobs, let active ones finish (within ``shutdown_grace``),
+        then stop; ``force=True`` gives active jobs back to wait now."""
+        self._request_close(force)
         if self._running:
             await asyncio.get_running_loop().run_in_executor(None, self._stopped.wait)
 
     async def release_active(self) -> list[str]:
-        """Stop now: give every active job back to wait (no attempt counted),
-        and close. For a hard stop, when waiting for the jobs is not an option;
-        running processors are cancelled (threads are left to end by themselves)."""
-        self._request_close()
-        released = []
-        for job in list(self._active.values()):
+        """``aclose(force=True)``: give every active job back to wait (no
+        attempt counted) and stop; returns the ids given back. Running
+        processors are cancelled (threads are left to end by themselves)."""
+        await self.aclose(force=True)
+        return list(self._given_back)
+
+    def _request_close(self, force: bool = False) -> None:
+        if not self._closing:
+            self._close_started = time.monotonic()
+        self._closing = True
+        self._force = self._force or force
+        if self._wake is not None:
+            self._wake.set()
+
+    def _grace_left(self) -> float | None:
+        """Seconds active jobs still have (0: give them back now; None: no limit)."""
+        if self._force:
+            return 0.0
+        if self.shutdown_grace is None:
+            return None
+        return max(self._close_started + self.shutdown_grace - time.monotonic(), 0.0)
+
+    async def _give_back_active(self) -> None:
+        """Put every active job back at the front of wait, without an attempt,
+        and cancel what runs them; their outcomes, if any come, are dropped."""
+        jobs = list(self._active.values())
+        self._active.clear()
+        for job in jobs:
             if job.token is None:
                 continue
             self._released.add(job.token)
-            code = await self._call(scripts.move_job_to_wait(self.keys, job.id, job.token))
+            try:
+                code = await self._call(scripts.move_job_to_wait(self.keys, job.id, job.token))
+            except (ConnectionFailedError, RedisError, OSError) as exc:
+                self._emit("error", exc)  # its lock expires: it is recovered as stalled
+                continue
             if code == ReplyCode.OK:
-                released.append(job.id)
-            self._active.pop(job.id, None)
+                self._given_back.append(job.id)
         for task in list(self._tasks):
             task.cancel()
-        assert self._wake is not None
-        self._wake.set()
-        return released
-
-    def _request_close(self) -> None:
-        self._closing = True
-        if self._wake is not None:
-            self._wake.set()
+        if jobs:
+            logger.warning("worker %s: gave %d unfinished job(s) back to wait after %.1f s: %s",
+                           self.keys.qualified, len(self._given_back),
+                           time.monotonic() - self._close_started, ", ".join(self._given_back))
 
     async def _shutdown(self) -> None:
         # Let running attempts end, then report them (fetching nothing more).
@@ -765,7 +835,11 @@ class Worker:
                     self._emit("error", exc)
                     await asyncio.sleep(0.5)
                 continue
-            await self._wake.wait()
+            left = self._grace_left()
+            if left == 0:
+                await self._give_back_active()
+                continue
+            await self._wake.wait(left)
         for client in (self._client, self._blocking):
             await client.aclose()
         if self._pipelined is not None:
