@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from queuecore import InvalidOptionError, Job, Queue, Worker
-from tests.helpers import WorkerProcess, wait_for
+from tests.helpers import WorkerProcess
 
 
 def test_sigterm_lets_the_active_job_finish_within_the_grace(queue: Queue,
@@ -64,8 +64,8 @@ def test_the_grace_running_out_gives_the_job_back(queue: Queue, redis_url: str) 
     assert queue.get_job(job.id).get_state() == "waiting"
 
 
-def test_close_force_gives_jobs_back_and_run_restores_signal_handlers(
-        queue: Queue, redis_url: str) -> None:
+def test_close_force_from_another_thread_gives_jobs_back(queue: Queue,
+                                                          redis_url: str) -> None:
     started = threading.Event()
 
     async def sleepy(job: Job) -> Any:
@@ -73,16 +73,31 @@ def test_close_force_gives_jobs_back_and_run_restores_signal_handlers(
         await asyncio.sleep(60)
 
     job = queue.add("slow", {})
-    worker = Worker(queue.name, sleepy, redis_url, shutdown_grace=None)
-    thread = threading.Thread(target=worker.run, daemon=True)  # not the main thread
+    worker = Worker(queue.name, sleepy, redis_url)  # shutdown_grace None: no limit
+    thread = threading.Thread(target=worker.run, daemon=True)  # no signal handlers there
     thread.start()
     assert started.wait(10)
-    before = signal.getsignal(signal.SIGTERM)
     worker.close(timeout=10, force=True)
     thread.join(10)
     assert not thread.is_alive()
+    assert queue.get_job(job.id).get_state() == "waiting"
+
+
+def test_run_in_the_main_thread_handles_signals_while_it_runs(queue: Queue,
+                                                              redis_url: str) -> None:
+    during: list[Any] = []
+
+    async def look(job: Job) -> Any:
+        during.append(signal.getsignal(signal.SIGTERM))
+        return "seen"
+
+    queue.add("look", {})
+    before = signal.getsignal(signal.SIGTERM)
+    worker = Worker(queue.name, look, redis_url, shutdown_grace=5)
+    worker.on("completed", lambda job, result: worker.close())
+    worker.run()  # pytest runs tests in the main thread
+    assert during and during[0] is not before and callable(during[0])
     assert signal.getsignal(signal.SIGTERM) is before
-    wait_for(lambda: queue.get_job(job.id).get_state() == "waiting")
 
 
 @pytest.mark.parametrize("grace", [-1, "30", True])
