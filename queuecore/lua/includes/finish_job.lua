@@ -37,9 +37,6 @@ local function finishJob(k, w, s, jobId, jobKey, state, value, keepCount, keepAg
   end
   rcall("XADD", k.events, "MAXLEN", "~", s.maxEvents, "*", "event", state, "jobId", jobId,
     field, value, "prev", "active")
-end
-
-local function countFinished(w, s, state)
   if s.maxMetrics then
     collectMetrics(w.prefix .. "metrics:" .. state, s.maxMetrics, s.now)
   end

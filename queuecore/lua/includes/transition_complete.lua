@@ -1,5 +1,4 @@
 --- @include "reply_codes"
---- @include "leave_active"
 --- @include "increment_job_counter"
 --- @include "finish_job"
 
@@ -17,11 +16,10 @@ local function completeRefused(jobKey)
 end
 
 local function completeJob(k, w, s, jobId, jobKey, returnValue, keepCount, keepAge)
-  if not leaveActive(k.active, jobId) then
+  if rcall("LREM", k.active, -1, jobId) == 0 then  -- not active: nothing to do
     return Code.NOT_IN_STATE
   end
   incrementJobCounter(jobKey, "atm")
   finishJob(k, w, s, jobId, jobKey, "completed", returnValue, keepCount, keepAge)
-  countFinished(w, s, "completed")
   return Code.OK
 end

@@ -1,5 +1,5 @@
 --- @include "reply_codes"
---- @include "leave_active"
+--- @include "record_failure"
 --- @include "increment_job_counter"
 --- @include "get_delayed_score"
 --- @include "add_delay_marker_if_needed"
@@ -8,7 +8,7 @@
 -- ms; the job waits in delayed until then (BullMQ's moveToDelayed).
 local function delayJob(k, w, s, jobId, jobKey, reason, stacktrace, delay)
   recordFailure(jobKey, reason, stacktrace)
-  if not leaveActive(k.active, jobId) then
+  if rcall("LREM", k.active, -1, jobId) == 0 then  -- not active: nothing to do
     return Code.NOT_IN_STATE
   end
   incrementJobCounter(jobKey, "atm")

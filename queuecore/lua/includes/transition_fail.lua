@@ -1,5 +1,5 @@
 --- @include "reply_codes"
---- @include "leave_active"
+--- @include "record_failure"
 --- @include "increment_job_counter"
 --- @include "finish_job"
 
@@ -10,7 +10,7 @@
 local function failJob(k, w, s, jobId, jobKey, reason, stacktrace, keepCount, keepAge,
                        attempts)
   recordFailure(jobKey, reason, stacktrace)
-  if not leaveActive(k.active, jobId) then
+  if rcall("LREM", k.active, -1, jobId) == 0 then  -- not active: nothing to do
     return Code.NOT_IN_STATE
   end
   local attemptsMade = incrementJobCounter(jobKey, "atm")
@@ -20,6 +20,5 @@ local function failJob(k, w, s, jobId, jobKey, reason, stacktrace, keepCount, ke
     rcall("XADD", k.events, "MAXLEN", "~", s.maxEvents, "*", "event", "retries-exhausted",
       "jobId", jobId, "attemptsMade", attemptsMade)
   end
-  countFinished(w, s, "failed")
   return Code.OK
 end

@@ -1,5 +1,5 @@
 --- @include "reply_codes"
---- @include "leave_active"
+--- @include "record_failure"
 --- @include "increment_job_counter"
 --- @include "add_job_with_priority"
 --- @include "is_paused_or_maxed"
@@ -10,7 +10,7 @@
 -- the front (lifo) or the back of wait.
 local function retryJob(k, w, s, jobId, jobKey, reason, stacktrace, lifo)
   recordFailure(jobKey, reason, stacktrace)
-  if not leaveActive(k.active, jobId) then
+  if rcall("LREM", k.active, -1, jobId) == 0 then  -- not active: nothing to do
     return Code.NOT_IN_STATE
   end
   incrementJobCounter(jobKey, "atm")
