@@ -125,6 +125,8 @@ class Reaction(Enum):
 
 
 def reaction(code: int, transition: Transition) -> Reaction:
+    if code == ReplyCode.OK:  # nearly every job: first
+        return Reaction.GIVEN_BACK if transition is Transition.GIVE_BACK else Reaction.APPLIED
     if transition is Transition.COMPLETE and code in (ReplyCode.PENDING_CHILDREN,
                                                       ReplyCode.FAILED_CHILDREN):
         return Reaction.FAIL_INSTEAD
