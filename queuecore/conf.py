@@ -117,3 +117,20 @@ def configured_queues() -> list[str]:
     conf = load()
     named = [n for n, opts in conf.queues.items() if opts.get("processor")]
     return sorted({*named, *registered_queues()})
+
+
+def sandbox_setup(spec: str) -> Processor | None:
+    """The sandbox child hook (``sandbox.set_child_setup``, registered by
+    ``QueuecoreConfig.ready()``): set Django up in the child (settings, every
+    app's jobs.py) and resolve ``"queuecore:<queue>"`` to that queue's processor."""
+    if os.environ.get("DJANGO_SETTINGS_MODULE"):  # settings.configure() does not reach a child
+        import django
+
+        django.setup()
+    if not spec.startswith("queuecore:"):
+        return None
+    name = spec.split(":", 1)[1]
+    found = queue_processor(name)
+    if found is None:
+        raise LookupError(f"no processor for queue {name!r}")
+    return found

@@ -31,6 +31,8 @@ import builtins
 
 import redis.exceptions
 
+from .codes import ReplyCode
+
 
 class QueueCoreError(Exception):
     """Root of every exception queuecore raises."""
@@ -149,19 +151,22 @@ class RateLimitError(Exception):
         super().__init__(message)
 
 
-# BullMQ's error codes (src/enums/error-code.ts) and what they mean.
+# What each error code means (codes.ReplyCode names them).
 ERROR_CODES: dict[int, tuple[type[ScriptError], str]] = {
-    -1: (JobNotFoundError, "job {job_id} does not exist"),
-    -2: (LockError, "missing lock for job {job_id}: it was taken as stalled"),
-    -3: (JobNotInStateError, "job {job_id} is not in the {state} state"),
-    -4: (ScriptError, "job {job_id} has pending children"),
-    -5: (JobNotFoundError, "parent job of {job_id} does not exist"),
-    -6: (LockError, "lock of job {job_id} is held by another worker"),
-    -7: (ScriptError, "job {job_id} already belongs to another parent"),
-    -8: (ScriptError, "job {job_id} is the pending iteration of a job scheduler"),
-    -9: (ScriptError, "job {job_id} has failed children"),
-    -10: (ScriptError, "job scheduler iteration {job_id} already exists"),
-    -11: (ScriptError, "job scheduler {job_id}: the next 32 time slots already have jobs"),
+    ReplyCode.JOB_NOT_FOUND: (JobNotFoundError, "job {job_id} does not exist"),
+    ReplyCode.LOCK_MISSING: (LockError, "missing lock for job {job_id}: it was taken as stalled"),
+    ReplyCode.NOT_IN_STATE: (JobNotInStateError, "job {job_id} is not in the {state} state"),
+    ReplyCode.PENDING_CHILDREN: (ScriptError, "job {job_id} has pending children"),
+    ReplyCode.PARENT_NOT_FOUND: (JobNotFoundError, "parent job of {job_id} does not exist"),
+    ReplyCode.LOCK_MISMATCH: (LockError, "lock of job {job_id} is held by another worker"),
+    ReplyCode.PARENT_ALREADY_SET: (ScriptError, "job {job_id} already belongs to another parent"),
+    ReplyCode.SCHEDULER_ITERATION: (
+        ScriptError, "job {job_id} is the pending iteration of a job scheduler"),
+    ReplyCode.FAILED_CHILDREN: (ScriptError, "job {job_id} has failed children"),
+    ReplyCode.SCHEDULER_ITERATION_EXISTS: (
+        ScriptError, "job scheduler iteration {job_id} already exists"),
+    ReplyCode.SCHEDULER_SLOTS_BUSY: (
+        ScriptError, "job scheduler {job_id}: the next 32 time slots already have jobs"),
 }
 
 

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import scripts
+from .codes import Finished, ReplyCode
 from .connection import Call, Op, Pipeline, twin
 from .errors import (
     InvalidOptionError,
@@ -403,12 +404,13 @@ class Job:
         last_id = last[0][0] if last else "0-0"
         while True:
             code, value = yield scripts.is_finished(keys, self.id)
-            if code == 1:
+            if code == Finished.COMPLETED:
                 return json.loads(value) if value is not None else None
-            if code == 2:
+            if code == Finished.FAILED:
                 raise JobFailedError(value or "failed", self.id)
-            if code == -1:
-                raise JobNotFoundError(f"job {self.id} does not exist (wait_until_finished)", -1)
+            if code == Finished.JOB_NOT_FOUND:
+                raise JobNotFoundError(f"job {self.id} does not exist (wait_until_finished)",
+                                       ReplyCode.JOB_NOT_FOUND)
             block = 1000
             if deadline is not None:
                 left = deadline - time.monotonic()

@@ -10,6 +10,7 @@ from . import discovery, reads, schedulers, scripts
 from . import options as job_options
 from .clients import find_workers
 from .clients import worker_client_name as worker_client_name  # where worker.py imports it
+from .codes import Obliterated, ReplyCode
 from .connection import Call, Connection, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
@@ -377,10 +378,10 @@ class Queue(RateLimits):
         yield from self._set_paused(True)
         while True:
             code = yield scripts.obliterate(self.keys, force, 1000)
-            if code == -2:
+            if code == Obliterated.ACTIVE_JOBS:
                 raise QueueCoreError(
                     f"cannot obliterate {self.name!r}: it has active jobs (pass force=True)")
-            if code == 0:
+            if code == Obliterated.DONE:
                 # gone: the queues found under the prefix no longer list it
                 discovery.forget_discovered(self.name)
                 return
@@ -413,7 +414,7 @@ class Queue(RateLimits):
     def _remove(self, job_id: str) -> Op[bool]:
         """Remove a job; False when a worker holds its lock."""
         code = yield scripts.remove_job(self.keys, str(job_id), now_ms())
-        if code == -1:
+        if code == ReplyCode.JOB_NOT_FOUND:
             return False
         scripts.raise_for_code(code, "remove", str(job_id))
         return code == 1

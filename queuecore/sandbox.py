@@ -6,9 +6,11 @@ with a reason that says which, while the pool starts a new child. In the
 child, ``job.update_progress()`` and ``job.log()`` write to Redis themselves,
 so progress and logs reach the events stream as usual.
 
-A processor is named by dotted path (``"app.jobs.resize"``), or as
-``"queuecore:<queue>"`` for whatever Django's settings and ``@processor``
-registrations give that queue (the child sets Django up to find it).
+A processor is named by dotted path (``"app.jobs.resize"``), or by any name
+that the child set-up hook knows. The engine knows nothing of Django: the
+Django side (``QueuecoreConfig.ready()``) registers ``queuecore.conf.sandbox_setup``
+with ``set_child_setup()``, which sets Django up in each child and resolves
+``"queuecore:<queue>"`` to whatever settings and ``@processor`` give that queue.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import asyncio
 import inspect
 import json
 import multiprocessing
-import os
 import signal
 import traceback
 from multiprocessing.connection import Connection as Pipe
@@ -27,6 +28,24 @@ from .errors import UnrecoverableError
 from .options import encode_json
 
 _context = multiprocessing.get_context("spawn")  # no fork of a running event loop
+
+# Dotted path of ``setup(spec) -> processor | None``, run first in every child:
+# by path, since a spawned child imports everything afresh.
+_child_setup: str | None = None
+
+
+def set_child_setup(path: str | None) -> None:
+    """Run the function at dotted ``path`` first in each sandbox child started
+    from now on, with the processor spec: it prepares the child (a framework's
+    set-up) and returns the processor for specs it knows, or None to load the
+    spec as a dotted path. ``None`` removes the hook."""
+    global _child_setup
+    _child_setup = path
+
+
+def child_setup() -> str | None:
+    """The dotted path registered with ``set_child_setup()``, if any."""
+    return _child_setup
 
 
 class SandboxedError(Exception):
@@ -55,31 +74,29 @@ def path_of(processor: Any) -> str:
 # -- the child ------------------------------------------------------------------------
 
 
-def _load(spec: str) -> Any:
-    if os.environ.get("DJANGO_SETTINGS_MODULE"):
-        import django
-
-        django.setup()  # apps ready: jobs.py registrations, settings
-    if spec.startswith("queuecore:"):
-        from .conf import queue_processor
-
-        found = queue_processor(spec.split(":", 1)[1])
-        if found is None:
-            raise LookupError(f"no processor for queue {spec.split(':', 1)[1]!r}")
-        return found
-    module, _, name = spec.rpartition(".")
+def _import(path: str) -> Any:
+    module, _, name = path.rpartition(".")
     target: Any = __import__(module, fromlist=[name])
     for part in name.split("."):
         target = getattr(target, part)
     return target
 
 
-def _child_main(pipe: Pipe, spec: str, url: str | None, prefix: str) -> None:
+def _load(spec: str, setup: str | None) -> Any:
+    if setup:
+        found = _import(setup)(spec)
+        if found is not None:
+            return found
+    return _import(spec)
+
+
+def _child_main(pipe: Pipe, spec: str, url: str | None, prefix: str,
+                setup: str | None) -> None:
     from .job import Job
     from .queue import Queue
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when children stop
-    processor = _load(spec)
+    processor = _load(spec, setup)
     loop = asyncio.new_event_loop()
     queues: dict[str, Queue] = {}
     while True:
@@ -106,9 +123,10 @@ def _child_main(pipe: Pipe, spec: str, url: str | None, prefix: str) -> None:
 
 
 class _Child:
-    def __init__(self, spec: str, url: str | None, prefix: str) -> None:
+    def __init__(self, spec: str, url: str | None, prefix: str, setup: str | None) -> None:
         self.pipe, child_end = _context.Pipe()
-        self.process = _context.Process(target=_child_main, args=(child_end, spec, url, prefix),
+        self.process = _context.Process(target=_child_main,
+                                        args=(child_end, spec, url, prefix, setup),
                                         daemon=True, name="queuecore-sandbox")
         self.process.start()
         child_end.close()
@@ -173,6 +191,7 @@ class SandboxPool:
                  timeout: float | None = None) -> None:
         self.spec, self.processes, self.url, self.prefix = spec, processes, url, prefix
         self.timeout = timeout
+        self.setup = _child_setup  # the hook as it was when the pool was made
         self._idle: asyncio.Queue[_Child] | None = None
         self._children: list[_Child] = []
 
@@ -180,7 +199,8 @@ class SandboxPool:
         self._idle = asyncio.Queue()
         loop = asyncio.get_running_loop()
         for _ in range(self.processes):
-            child = await loop.run_in_executor(None, _Child, self.spec, self.url, self.prefix)
+            child = await loop.run_in_executor(None, _Child, self.spec, self.url, self.prefix,
+                                               self.setup)
             self._children.append(child)
             self._idle.put_nowait(child)
 
@@ -204,7 +224,7 @@ class SandboxPool:
     async def _replace(self, child: _Child) -> _Child:
         child.kill()
         fresh = await asyncio.get_running_loop().run_in_executor(
-            None, _Child, self.spec, self.url, self.prefix)
+            None, _Child, self.spec, self.url, self.prefix, self.setup)
         self._children[self._children.index(child)] = fresh
         return fresh
 

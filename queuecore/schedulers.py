@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import cron, scripts
 from . import options as job_options
+from .codes import ReplyCode
 from .connection import Call, Op, Pipeline
 from .errors import InvalidOptionError, QueueCoreError, ScriptError
 from .job import Job, now_ms
@@ -217,7 +218,7 @@ def upsert(queue: Queue, scheduler_id: str, repeat: Any, template: Any = None) -
                              delay=max(next_millis - now, 0))
         reply = yield scripts.add_job_scheduler(queue.keys, scheduler_id, next_millis,
                                                 definition, data, template_opts, iteration, now)
-        if reply != -10 or next_millis is None:
+        if reply != ReplyCode.SCHEDULER_ITERATION_EXISTS or next_millis is None:
             break
         # That cron time's iteration already ran or runs (it was promoted): as a
         # worker starting it would have, the scheduler goes on from the next time.
@@ -228,9 +229,10 @@ def upsert(queue: Queue, scheduler_id: str, repeat: Any, template: Any = None) -
             raise InvalidOptionError(
                 f"job scheduler {scheduler_id!r}: cron pattern {spec.pattern!r} has no run "
                 f"before end_date that has no job yet (repeat:{scheduler_id}:{taken} exists)")
-    if reply == -10:
+    if reply == ReplyCode.SCHEDULER_ITERATION_EXISTS:
         raise ScriptError(f"job scheduler {scheduler_id!r}: the next {SLOT_SCANS} times of "
-                          f"{spec.pattern!r} already have jobs (add_job_scheduler)", -10)
+                          f"{spec.pattern!r} already have jobs (add_job_scheduler)",
+                          ReplyCode.SCHEDULER_ITERATION_EXISTS)
     scripts.raise_for_code(reply, "add_job_scheduler", scheduler_id)
     job_id = str(reply[0])
     raw = yield Call(("HGETALL", queue.keys.job(job_id)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import msgpack
@@ -107,32 +108,46 @@ def move_to_active(keys: QueueKeys, worker: WorkerArgs, now: int, count: int) ->
     return Eval("move_to_active", keys.fetch_keys, worker.argv(keys, now, count))
 
 
+class Transition(StrEnum):
+    """How a job leaves active in move_to_finished.lua; each is the Lua
+    include ``lua/includes/transition_<name>.lua``."""
+
+    COMPLETE = "complete"  # to completed (or removed, by retention)
+    FAIL = "fail"  # to failed for good
+    RETRY = "retry"  # back to wait now: attempts remain, no backoff delay
+    DELAY = "delay"  # to delayed for the backoff
+    GIVE_BACK = "give_back"  # to the front of wait, no attempt counted (RateLimitError)
+
+
 @dataclass(slots=True)
 class Outcome:
     """How one attempt ended, as move_to_finished.lua takes it."""
 
     job_id: str
     token: str
-    kind: str  # c completed, f failed, r retry now, d retry after delay,
-    # w back to wait without an attempt (rate limited)
-    value: str  # return value JSON or failed reason
-    stacktrace: str = ""
-    keep_count: int = -1
-    keep_age: int | None = None
-    attempts: int = 0
-    delay: int = 0
-    lifo: bool = False
+    transition: Transition
+    value: str  # return value JSON (complete) or failed reason
+    stacktrace: str = ""  # JSON list (fail, retry, delay)
+    keep_count: int = -1  # retention (complete, fail): -1 all, 0 none, n
+    keep_age: int | None = None  # retention: seconds, None: any age
+    attempts: int = 0  # fail: the job's attempts, for retries-exhausted
+    delay: int = 0  # delay: backoff ms
+    lifo: bool = False  # retry: to the front of wait
     # sent again after a lost reply: (atm, ats, stc) as the job was fetched,
     # so the script can tell that the lost call finished it already
     resent: tuple[int, int, int] | None = None
+
+    def packed(self) -> tuple[Any, ...]:
+        """The fields in the order move_to_finished.lua unpacks them."""
+        return (self.job_id, self.token, self.transition.value, self.value, self.stacktrace,
+                self.keep_count, -1 if self.keep_age is None else self.keep_age,
+                self.attempts, self.delay, 1 if self.lifo else 0, self.resent or ())
 
 
 def move_to_finished(keys: QueueKeys, worker: WorkerArgs, now: int, outcomes: Sequence[Outcome],
                      fetch: int) -> Eval:
     args = worker.argv(keys, now, fetch)
-    packed = [(o.job_id, o.token, o.kind, o.value, o.stacktrace, o.keep_count,
-               -1 if o.keep_age is None else o.keep_age, o.attempts, o.delay,
-               1 if o.lifo else 0, o.resent or ()) for o in outcomes]
+    packed = [o.packed() for o in outcomes]
     try:
         args.append(msgpack.packb(packed))
     except UnicodeEncodeError:

@@ -16,10 +16,10 @@ import inspect
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import time
-import traceback
 import types
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -28,11 +28,11 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from . import backoff as backoff_strategies
-from . import schedulers, scripts
+from . import decisions, schedulers, scripts
+from .codes import ReplyCode
 from .connection import Call, Connection, Op, Pipeline, queuecore_error, twin
+from .decisions import Reaction
 from .errors import (
-    RATE_LIMIT_ERROR,
     ConnectionFailedError,
     InvalidOptionError,
     JobCancelledError,
@@ -42,9 +42,10 @@ from .errors import (
 )
 from .job import Job, cancelled_reason, not_utf8_reason, now_ms
 from .limits import check_limiter
-from .options import encode_json, keep_jobs
+from .options import encode_json
 from .queue import Queue, worker_client_name
 from .sandbox import SandboxPool, path_of
+from .scripts import Transition
 
 logger = logging.getLogger("queuecore.worker")
 
@@ -118,11 +119,6 @@ def metrics_data_points(metrics: Any) -> int | None:
     return points
 
 
-def _int_option(value: Any, default: int) -> int:
-    """An integer job option as stored, or the default when it holds something else."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
 class Worker:
     """Runs ``processor(job)`` for the jobs of ``queue_name``.
 
@@ -131,6 +127,12 @@ class Worker:
     return value (JSON) completes the job; an exception fails the attempt, and
     the job is retried with its backoff while attempts remain, except for
     ``UnrecoverableError``, which fails it at once.
+
+    Closing stops fetching and lets active jobs finish: within
+    ``shutdown_grace`` seconds if set (None: as long as they take); jobs still
+    running then, or at once with ``close(force=True)``, go back to the front
+    of wait with no attempt counted, so nothing is lost. ``run()`` in the main
+    thread closes on SIGINT/SIGTERM, and forces on a second one.
     """
 
     def __init__(
@@ -156,6 +158,7 @@ class Worker:
         processes: int | None = None,
         timeout: float | None = None,
         metrics: dict[str, int] | None = None,
+        shutdown_grace: float | None = None,
         autorun: bool = False,
     ) -> None:
         if sandboxed:
@@ -177,6 +180,10 @@ class Worker:
                 raise InvalidOptionError(f"{label} must be an integer >= {low}, not {value!r}")
         if limiter is not None:
             limiter = check_limiter(limiter)
+        if shutdown_grace is not None and (isinstance(shutdown_grace, bool) or not isinstance(
+                shutdown_grace, int | float) or shutdown_grace < 0):
+            raise InvalidOptionError(f"shutdown_grace must be a number of seconds >= 0 or None, "
+                                     f"not {shutdown_grace!r}")
         self.connection = connection if isinstance(connection, Connection) \
             else Connection(connection)
         self.queue = Queue(queue_name, self.connection, prefix=prefix)
@@ -215,6 +222,12 @@ class Worker:
         # jobs they fetched are locked with this worker's tokens, to take over
         self._lost: list[tuple[int, int]] = []
         self._closing = False
+        # closing: active jobs get shutdown_grace s from _close_started (None:
+        # as long as they take), then, or at once when forced, go back to wait
+        self.shutdown_grace = shutdown_grace
+        self._close_started = 0.0
+        self._force = False
+        self._given_back: list[str] = []
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
@@ -270,9 +283,38 @@ class Worker:
 
     # -- running -------------------------------------------------------------------
 
-    def run(self) -> None:
-        """Process jobs until ``close()``."""
-        asyncio.run(self.arun())
+    def run(self, *, handle_signals: bool = True) -> None:
+        """Process jobs until ``close()``. In the main thread (unless
+        ``handle_signals=False``) SIGINT and SIGTERM close the worker
+        gracefully and a second signal forces the close (active jobs go back to
+        wait); the previous handlers are restored when ``run()`` returns."""
+        if not handle_signals or threading.current_thread() is not threading.main_thread():
+            asyncio.run(self.arun())
+            return
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.getsignal(sig) for sig in signals}
+        received = 0
+
+        def stop(signum: int, _frame: Any) -> None:
+            nonlocal received
+            received += 1
+            name = signal.Signals(signum).name
+            if received == 1:
+                logger.info("worker %s: %s: closing (no new jobs; active ones get %s)",
+                            self.keys.qualified, name, "as long as they take"
+                            if self.shutdown_grace is None else f"{self.shutdown_grace:g} s")
+            else:
+                logger.warning("worker %s: second signal (%s): giving active jobs back to wait",
+                               self.keys.qualified, name)
+            self.close(force=received > 1)
+
+        for sig in signals:
+            signal.signal(sig, stop)
+        try:
+            asyncio.run(self.arun())
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
     def start(self) -> None:
         """Run in the current event loop if there is one, else in a thread."""
@@ -357,7 +399,8 @@ class Worker:
                 asked = 0  # jobs asked for: only an empty answer to a fetch means drained
                 if self._pending:
                     batch, self._pending = self._pending, []
-                    limited = any(o.kind == "w" for o, _, _ in batch)  # no fetch, as in BullMQ
+                    # no fetch after a give back, as in BullMQ
+                    limited = any(o.transition is Transition.GIVE_BACK for o, _, _ in batch)
                     asked = free if time.monotonic() >= limit_until and not limited else 0
                     fetched = await self._finish(batch, asked)
                 elif free > 0 and not drained and time.monotonic() >= limit_until:
@@ -500,28 +543,27 @@ class Worker:
             raise
         fetched = scripts.parse_fetched(reply, start, self._args, with_codes=True)
         for code, (outcome, job, result) in zip(fetched.codes, batch, strict=True):
-            if code in (-4, -9) and outcome.kind == "c":
-                # a flow parent whose children are not all done: it fails instead
-                # (still active and locked), as in BullMQ; failed children are final
-                err = scripts.script_error(code, "move_to_finished", job.id, "active")
-                self._settle(job, None, UnrecoverableError(str(err)) if code == -9 else err)
-            elif code < 0:
+            reaction = decisions.reaction(code, outcome.transition)
+            if reaction is Reaction.FAIL_INSTEAD:
+                # a flow parent whose children are not all done (still active and locked)
+                self._settle(job, None, decisions.refusal(code, job.id))
+            elif reaction is Reaction.REFUSED:
                 err = scripts.script_error(code, "move_to_finished", job.id, "active")
                 self._emit("error", err)
                 logger.warning("worker %s: job %s could not be finished: %s",
                                self.keys.qualified, job.id, err)
-            elif outcome.kind == "w":
-                job.token = None  # back in wait, no attempt made: nothing to emit (as BullMQ)
+            elif reaction is Reaction.GIVEN_BACK:
+                job.token = None
             else:
                 # the job object now says what Redis says
                 job.attempts_made += 1
                 job.token = None
-                if outcome.kind == "c":
+                if outcome.transition is Transition.COMPLETE:
                     job.returnvalue, job.finished_on = result, now
                     self._emit("completed", job, result)
                 else:
                     job.failed_reason = outcome.value
-                    if outcome.kind == "f":
+                    if outcome.transition is Transition.FAIL:
                         job.finished_on = now
                     self._emit("failed", job, result)
         return fetched
@@ -681,8 +723,7 @@ class Worker:
             try:
                 outcome = self._failed(job, error)
             except Exception as bad:  # e.g. options of the wrong type, written by hand
-                outcome = scripts.Outcome(job.id, job.token or "0", "f",
-                                          f"{error} (and failing it raised: {bad!r})")
+                outcome = decisions.failing_failed(job, error, bad)
         self._active.pop(job.id, None)
         self._job_tasks.pop(job.id, None)
         if job.token and job.token in self._released:
@@ -691,37 +732,15 @@ class Worker:
         assert self._wake is not None
         self._wake.set()
 
+    def _defaults(self) -> decisions.Defaults:
+        return decisions.Defaults(self.remove_on_complete, self.remove_on_fail,
+                                  self.stack_trace_limit)
+
     def _completed(self, job: Job, value: str) -> scripts.Outcome:
-        keep = job.opts.get("remove_on_complete", self.remove_on_complete)
-        count, age = keep_jobs(keep)
-        return scripts.Outcome(job.id, job.token or "0", "c", value, keep_count=count,
-                               keep_age=age)
+        return decisions.completed(job, value, self._defaults())
 
     def _failed(self, job: Job, exc: BaseException) -> scripts.Outcome:
-        if str(exc) == RATE_LIMIT_ERROR:  # RateLimitError, or its message from a sandbox
-            return scripts.Outcome(job.id, job.token or "0", "w", "")
-        reason = str(exc) or type(exc).__name__
-        limit = _int_option(job.opts.get("stack_trace_limit"), self.stack_trace_limit)
-        trace = getattr(exc, "child_traceback", "") or "".join(traceback.format_exception(exc))
-        stack = [*job.stacktrace, trace][-limit:] if limit else []
-        stacktrace = encode_json(stack, "stacktrace", foreign_bytes=True)
-        attempts = _int_option(job.opts.get("attempts"), 0)
-        made = job.attempts_made + 1
-        token = job.token or "0"
-        lifo = bool(job.opts.get("lifo"))
-        if not isinstance(exc, UnrecoverableError) and made < attempts:
-            try:
-                delay = backoff_strategies.delay_for(job.opts.get("backoff"), made, exc, job)
-            except Exception as backoff_exc:
-                reason = f"{reason} (backoff failed: {backoff_exc})"
-                delay = -1
-            if delay >= 0:
-                return scripts.Outcome(job.id, token, "d" if delay > 0 else "r", reason,
-                                       stacktrace, delay=delay, lifo=lifo)
-        keep = job.opts.get("remove_on_fail", self.remove_on_fail)
-        count, age = keep_jobs(keep)
-        return scripts.Outcome(job.id, token, "f", reason, stacktrace, keep_count=count,
-                               keep_age=age, attempts=attempts)
+        return decisions.failed(job, exc, self._defaults())
 
     # -- manual rate limit --------------------------------------------------------------
 
@@ -735,48 +754,71 @@ class Worker:
 
     # -- closing -----------------------------------------------------------------------
 
-    def close(self, timeout: float | None = None) -> None:
-        """Stop taking jobs, let active ones finish, then stop. From another
-        thread this waits until the worker has stopped; from a signal handler
-        (in the worker's own thread) it only asks."""
+    def close(self, timeout: float | None = None, *, force: bool = False) -> None:
+        """Stop taking jobs, let active ones finish (within ``shutdown_grace``),
+        then stop; ``force=True`` gives active jobs back to wait now. From
+        another thread this waits (up to ``timeout`` s) until the worker has
+        stopped; in the worker's own thread (a signal handler) it only asks."""
         loop = self._loop
         if loop is None or not self._running:
-            self._closing = True
+            self._request_close(force)
             return
-        loop.call_soon_threadsafe(self._request_close)
+        loop.call_soon_threadsafe(self._request_close, force)
         if threading.current_thread() is not self._loop_thread:
             self._stopped.wait(timeout)
 
-    async def aclose(self) -> None:
-        """Stop taking jobs, let active ones finish, then stop."""
-        self._request_close()
+    async def aclose(self, *, force: bool = False) -> None:
+        """Stop taking jobs, let active ones finish (within ``shutdown_grace``),
+        then stop; ``force=True`` gives active jobs back to wait now."""
+        self._request_close(force)
         if self._running:
             await asyncio.get_running_loop().run_in_executor(None, self._stopped.wait)
 
     async def release_active(self) -> list[str]:
-        """Stop now: give every active job back to wait (no attempt counted),
-        and close. For a hard stop, when waiting for the jobs is not an option;
-        running processors are cancelled (threads are left to end by themselves)."""
-        self._request_close()
-        released = []
-        for job in list(self._active.values()):
+        """``aclose(force=True)``: give every active job back to wait (no
+        attempt counted) and stop; returns the ids given back. Running
+        processors are cancelled (threads are left to end by themselves)."""
+        await self.aclose(force=True)
+        return list(self._given_back)
+
+    def _request_close(self, force: bool = False) -> None:
+        if not self._closing:
+            self._close_started = time.monotonic()
+        self._closing = True
+        self._force = self._force or force
+        if self._wake is not None:
+            self._wake.set()
+
+    def _grace_left(self) -> float | None:
+        """Seconds active jobs still have (0: give them back now; None: no limit)."""
+        if self._force:
+            return 0.0
+        if self.shutdown_grace is None:
+            return None
+        return max(self._close_started + self.shutdown_grace - time.monotonic(), 0.0)
+
+    async def _give_back_active(self) -> None:
+        """Put every active job back at the front of wait, without an attempt,
+        and cancel what runs them; their outcomes, if any come, are dropped."""
+        jobs = list(self._active.values())
+        self._active.clear()
+        for job in jobs:
             if job.token is None:
                 continue
             self._released.add(job.token)
-            code = await self._call(scripts.move_job_to_wait(self.keys, job.id, job.token))
-            if code == 0:
-                released.append(job.id)
-            self._active.pop(job.id, None)
+            try:
+                code = await self._call(scripts.move_job_to_wait(self.keys, job.id, job.token))
+            except (ConnectionFailedError, RedisError, OSError) as exc:
+                self._emit("error", exc)  # its lock expires: it is recovered as stalled
+                continue
+            if code == ReplyCode.OK:
+                self._given_back.append(job.id)
         for task in list(self._tasks):
             task.cancel()
-        assert self._wake is not None
-        self._wake.set()
-        return released
-
-    def _request_close(self) -> None:
-        self._closing = True
-        if self._wake is not None:
-            self._wake.set()
+        if jobs:
+            logger.warning("worker %s: gave %d unfinished job(s) back to wait after %.1f s: %s",
+                           self.keys.qualified, len(self._given_back),
+                           time.monotonic() - self._close_started, ", ".join(self._given_back))
 
     async def _shutdown(self) -> None:
         # Let running attempts end, then report them (fetching nothing more).
@@ -793,7 +835,11 @@ class Worker:
                     self._emit("error", exc)
                     await asyncio.sleep(0.5)
                 continue
-            await self._wake.wait()
+            left = self._grace_left()
+            if left == 0:
+                await self._give_back_active()
+                continue
+            await self._wake.wait(left)
         for client in (self._client, self._blocking):
             await client.aclose()
         if self._pipelined is not None:

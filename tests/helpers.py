@@ -77,12 +77,14 @@ class WorkerProcess:
 
     def __init__(self, url: str, queue: str, *, prefix: str = "bull", mode: str = "block",
                  lock_duration: int = 1000, stalled_interval: int = 1000,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, grace: float | None = None) -> None:
         self.argv = [sys.executable, str(WORKER_SCRIPT), "--url", url, "--queue", queue,
                      "--prefix", prefix, "--mode", mode,
                      "--lock-duration", str(lock_duration),
                      "--stalled-interval", str(stalled_interval),
                      "--concurrency", str(concurrency)]
+        if grace is not None:
+            self.argv += ["--grace", str(grace)]
         self.process: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
         self._reader: threading.Thread | None = None
@@ -91,7 +93,9 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.process = subprocess.Popen(
             self.argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            start_new_session=True,
+            # this checkout's queuecore, not whichever one the venv has installed
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         return self

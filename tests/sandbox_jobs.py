@@ -43,3 +43,10 @@ def crash(job: Job) -> None:
 def sleepy(job: Job) -> str:
     time.sleep(60)  # cancelled: the child is killed
     return "woke"
+
+
+def django_loaded(job: Job) -> bool:
+    """Whether Django was imported in this child (only the Django side asks for it)."""
+    import sys
+
+    return "django" in sys.modules

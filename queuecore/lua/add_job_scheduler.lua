@@ -20,6 +20,7 @@
   Events: added, then delayed or waiting (the iteration).
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "add_job_to_queue"
 --- @include "remove_job_and_links"
 --- @include "every_next_millis"
@@ -77,7 +78,7 @@ local function taken(millis)
 end
 if taken(nextMillis) then
   if not every then
-    return -10
+    return Code.SCHEDULER_ITERATION_EXISTS
   end
   local scanned = 0
   repeat
@@ -85,7 +86,7 @@ if taken(nextMillis) then
     scanned = scanned + 1
   until not taken(nextMillis) or scanned >= 32
   if taken(nextMillis) then
-    return -11
+    return Code.SCHEDULER_SLOTS_BUSY
   end
 end
 

@@ -6,8 +6,9 @@
   Returns: the number of lines kept, or -1 when the job does not exist.
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 if rcall("EXISTS", KEYS[1]) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 local count = rcall("RPUSH", KEYS[2], ARGV[1])
 local keep = tonumber(ARGV[2])

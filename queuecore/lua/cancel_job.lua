@@ -12,11 +12,12 @@
   Publishes: JSON {"jobId", "reason"} on the channel.
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 if rcall("EXISTS", KEYS[1]) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 if not rcall("LPOS", KEYS[2], ARGV[1]) then
-  return -3
+  return Code.NOT_IN_STATE
 end
 rcall("HSET", KEYS[1], "cancelled", ARGV[2])
 rcall("PUBLISH", ARGV[3], cjson.encode({jobId = ARGV[1], reason = ARGV[2]}))

@@ -7,16 +7,17 @@
   Events: delayed (delay = the new due time)
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "get_max_events"
 --- @include "get_delayed_score"
 --- @include "add_delay_marker_if_needed"
 
 local jobId = ARGV[1]
 if rcall("EXISTS", KEYS[2]) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 if not rcall("ZSCORE", KEYS[1], jobId) then
-  return -3
+  return Code.NOT_IN_STATE
 end
 rcall("ZREM", KEYS[1], jobId)
 local score, due = getDelayedScore(KEYS[1], ARGV[3], ARGV[2])

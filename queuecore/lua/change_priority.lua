@@ -8,13 +8,14 @@
   Returns: 0, or -1 when the job does not exist.
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
 --- @include "add_job_with_priority"
 
 local jobId, priority, lifo = ARGV[1], tonumber(ARGV[2]), ARGV[3] == "1"
 if rcall("EXISTS", KEYS[7]) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 local waiting = rcall("ZREM", KEYS[2], jobId) == 1 or rcall("LREM", KEYS[1], 0, jobId) > 0
 if waiting then

@@ -11,6 +11,7 @@
   Events: waiting (prev active)
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "get_max_events"
 --- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
@@ -19,14 +20,14 @@ local rcall = redis.call
 
 local jobKey, jobId = KEYS[8], ARGV[1]
 if rcall("EXISTS", jobKey) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 local code = releaseLock(jobKey, jobId, ARGV[2], KEYS[5])
 if code ~= 0 then
   return code
 end
 if rcall("LREM", KEYS[1], 1, jobId) == 0 then
-  return -3
+  return Code.NOT_IN_STATE
 end
 putBackInWait(jobId, jobKey, KEYS[2], KEYS[3], KEYS[6], KEYS[7], KEYS[1], KEYS[4],
   getMaxEvents(KEYS[7]))

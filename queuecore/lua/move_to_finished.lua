@@ -1,29 +1,32 @@
 --[[
   Finish a batch of jobs of one worker, then fetch its next jobs in the same
-  call. Each finished job takes one of BullMQ's transitions out of active:
-    c: completed (moveToFinished)      f: failed for good (moveToFinished)
-    r: retry now, back to wait (retryJob)
-    d: retry after a backoff delay (moveToDelayed)
-    w: back to the front of wait, no attempt counted (moveJobFromActiveToWait,
-       for a RateLimitError); the call then fetches nothing and returns the
-       limiter's TTL
+  call (one call for many jobs: the worker's speed). Each job takes one of
+  five transitions out of active, by name, each in its include:
+    complete   includes/transition_complete   to completed (moveToFinished)
+    fail       includes/transition_fail       to failed for good (moveToFinished)
+    retry      includes/transition_retry      back to wait now (retryJob)
+    delay      includes/transition_delay      to delayed for the backoff (moveToDelayed)
+    give_back  includes/transition_give_back  to the front of wait, no attempt
+               counted (moveJobFromActiveToWait, for a RateLimitError); the call
+               then fetches nothing and returns the limiter's TTL
 
   KEYS: 1 wait, 2 active, 3 prioritized, 4 events, 5 stalled, 6 limiter,
         7 delayed, 8 meta, 9 pc, 10 marker, 11 completed, 12 failed
   ARGV: 1-9 as move_to_active (3 = how many jobs to fetch afterwards, 0: none)
-        10: msgpack array with one array per job: job id, lock token, kind
-        (c/f/r/d/w), return value JSON or failed reason, stack trace JSON or "",
-        keep count (-1 all, 0 none, n), keep age (s) or -1, attempts, backoff
-        delay (ms), lifo (0/1), and for an outcome sent again because the
-        reply to the call that carried it was lost: {atm, ats, stc} as the
-        job was fetched (else an empty array)
+        10: msgpack array with one array per job, the fields of
+        scripts.Outcome.packed() in its order: job id, lock token, transition,
+        return value JSON or failed reason, stack trace JSON or "", keep count
+        (-1 all, 0 none, n), keep age (s) or -1, attempts, backoff delay (ms),
+        lifo (0/1), and for an outcome sent again because the reply to the
+        call that carried it was lost: {atm, ats, stc} as the job was fetched
+        (else an empty array)
         11: max metrics data points, or "" (no metrics)
   Returns: {codes, rate limit ttl, next delayed due, jobId1, jobHash1, ...}
-    codes has one entry per finished job: 0 done, -1 job missing, -2 lock
-    missing, -3 job not in active, -4 completing a parent with pending
-    children, -6 lock held by another token, -9 completing a parent with
-    failed children (-4 and -9 leave the job active and locked), 1 a
-    resent outcome that the lost call had applied already (nothing done).
+    codes has one entry per job, named in includes/reply_codes: OK, or
+    JOB_NOT_FOUND, LOCK_MISSING, LOCK_MISMATCH, NOT_IN_STATE, PENDING_CHILDREN
+    or FAILED_CHILDREN (a complete of a flow parent: the job stays active and
+    locked), or ALREADY_APPLIED (a resent outcome the lost call applied:
+    nothing done).
   Flows: a child's final outcome updates its parent (includes/update_parent),
          which may release the parent in its own queue.
   Deduplication: a final finish frees the job's key <q>:de:<deid> and adds
@@ -36,133 +39,65 @@
           delayed in its queue's stream.
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "worker_keys"
 --- @include "get_max_events"
---- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
---- @include "add_delay_marker_if_needed"
 --- @include "add_job_with_priority"
---- @include "get_delayed_score"
 --- @include "promote_delayed_jobs"
---- @include "increment_job_counter"
 --- @include "fetch_next_jobs"
 --- @include "release_lock"
---- @include "remove_job_keys"
---- @include "remove_old_finished"
---- @include "update_parent"
---- @include "remove_job_and_links"
---- @include "finish_deduplication"
---- @include "collect_metrics"
---- @include "put_back_in_wait"
 --- @include "already_finished"
+--- @include "transition_complete"
+--- @include "transition_fail"
+--- @include "transition_retry"
+--- @include "transition_delay"
+--- @include "transition_give_back"
 
 local k = workerKeys()
+k.completed, k.failed = KEYS[11], KEYS[12]
 local w = workerArgs()
-local maxEvents = getMaxEvents(k.meta)
-local now = w.timestamp
+local s = {now = w.timestamp, maxEvents = getMaxEvents(k.meta), maxMetrics = tonumber(ARGV[11])}
 local codes = {}
 -- one msgpack argument instead of ten per job: far less to encode per call
 local outcomes = cmsgpack.unpack(ARGV[10])
-local maxMetrics = tonumber(ARGV[11])
-local givenBack = false -- a "w" outcome: fetch nothing, report the limiter's TTL
+local givenBack = false -- a give back: fetch nothing, report the limiter's TTL
 
 for _, o in ipairs(outcomes) do
-  local jobId, token, kind, value, stack = o[1], o[2], o[3], o[4], o[5]
+  local jobId, token, transition, value, stacktrace, keepCount, keepAge, attempts, delay,
+    lifo, fetched = unpack(o)
   local jobKey = w.prefix .. jobId
-  local code = 0
+  local code = Code.OK
   if rcall("EXISTS", jobKey) == 0 then
-    code = -1
-  elseif kind == "c" and rcall("EXISTS", jobKey .. ":dependencies",
-      jobKey .. ":unsuccessful") > 0 then
-    -- a flow parent (Redis deletes empty sets: one call tells most jobs apart)
-    code = rcall("EXISTS", jobKey .. ":dependencies") == 1 and -4 or -9
-  else
+    code = Code.JOB_NOT_FOUND
+  elseif transition == "complete" then
+    code = completeRefused(jobKey) or Code.OK
+  end
+  if code == Code.OK then
     code = releaseLock(jobKey, jobId, token, k.stalled)
   end
-  if (code == -1 or code == -2 or code == -6) and #o[11] == 3
-      and alreadyFinished(jobKey, jobId, kind, o[6], o[11], k.active) then
-    code = 1
+  if (code == Code.JOB_NOT_FOUND or code == Code.LOCK_MISSING or code == Code.LOCK_MISMATCH)
+      and #fetched == 3
+      and alreadyFinished(jobKey, jobId, transition, keepCount, fetched, k.active) then
+    code = Code.ALREADY_APPLIED
   end
-  if code == 0 then
-    if kind ~= "c" and kind ~= "w" then
-      if stack ~= "" then
-        rcall("HSET", jobKey, "failedReason", value, "stacktrace", stack)
-      else
-        rcall("HSET", jobKey, "failedReason", value)
-      end
-    end
-    if rcall("LREM", k.active, -1, jobId) == 0 then
-      code = -3
-    end
-  end
-  if kind == "w" then
-    givenBack = true
-    if code == 0 then
-      putBackInWait(jobId, jobKey, k.wait, k.prioritized, k.marker, k.meta, k.active, k.events,
-        maxEvents)
-    end
-  elseif code == 0 then
-    local attemptsMade = incrementJobCounter(jobKey, "atm")
-    if kind == "r" or kind == "d" then
-      rcall("HDEL", jobKey, "cancelled")  -- a cancellation ends with the attempt it hit
-    end
-    if kind == "c" or kind == "f" then
-      local keepCount, keepAge = o[6], o[7] >= 0 and o[7] or nil
-      local target = kind == "c" and KEYS[11] or KEYS[12]
-      local field = kind == "c" and "returnvalue" or "failedReason"
-      -- one read for what finishing may have to follow up: dedup key, parent
-      local links = rcall("HMGET", jobKey, "deid", "parentKey", "parent")
-      if links[1] then
-        finishDeduplication(w.prefix, links[1], jobId, now, maxEvents)
-      end
-      local parentKey, parent = decodeParent(links[2], links[3])
-      if parent and rcall("EXISTS", parentKey) == 1 then
-        if kind == "c" then
-          childCompleted(jobKey, parentKey, parent, value, now)
-        else
-          childFailed(jobKey, parentKey, parent, value, now)
-        end
-      end
-      if keepCount == 0 then
-        -- as BullMQ: retention leaves a dedup key with a live ttl to expire
-        removeJobAndLinks(w.prefix, jobId, jobKey, true)
-      else
-        rcall("ZADD", target, now, jobId)
-        rcall("HSET", jobKey, field, value, "finishedOn", now)
-        if kind == "f" then
-          rcall("HDEL", jobKey, "defa")
-        end
-        removeOldFinished(target, w.prefix, now, keepCount, keepAge)
-      end
-      rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event",
-        kind == "c" and "completed" or "failed", "jobId", jobId, field, value, "prev", "active")
-      if kind == "f" and attemptsMade >= o[8] then
-        rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "retries-exhausted",
-          "jobId", jobId, "attemptsMade", attemptsMade)
-      end
-      if maxMetrics then
-        collectMetrics(w.prefix .. (kind == "c" and "metrics:completed" or "metrics:failed"),
-          maxMetrics, now)
-      end
-    elseif kind == "r" then
-      local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
-      if priority > 0 then
-        addJobWithPriority(k.prioritized, priority, jobId, k.pc)
-      else
-        rcall(o[10] == 1 and "RPUSH" or "LPUSH", k.wait, jobId)
-      end
-      addBaseMarkerIfNeeded(k.marker, isPausedOrMaxed(k.meta, k.active))
-      rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "waiting",
-        "jobId", jobId, "prev", "active")
+  if code == Code.OK then
+    if transition == "complete" then
+      code = completeJob(k, w, s, jobId, jobKey, value, keepCount,
+        keepAge >= 0 and keepAge or nil)
+    elseif transition == "fail" then
+      code = failJob(k, w, s, jobId, jobKey, value, stacktrace, keepCount,
+        keepAge >= 0 and keepAge or nil, attempts)
+    elseif transition == "retry" then
+      code = retryJob(k, w, s, jobId, jobKey, value, stacktrace, lifo)
+    elseif transition == "delay" then
+      code = delayJob(k, w, s, jobId, jobKey, value, stacktrace, delay)
     else
-      local delay = o[9]
-      local score, due = getDelayedScore(k.delayed, now, delay)
-      rcall("HSET", jobKey, "delay", delay)
-      rcall("ZADD", k.delayed, score, jobId)
-      rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "delayed",
-        "jobId", jobId, "delay", due)
-      addDelayMarkerIfNeeded(k.marker, k.delayed)
+      code = giveBackJob(k, w, s, jobId, jobKey)
     end
+  end
+  if transition == "give_back" then
+    givenBack = true
   end
   codes[#codes + 1] = code
 end
@@ -172,11 +107,11 @@ if givenBack then
   local ttl = rcall("PTTL", k.limiter)
   reply[1] = ttl > 0 and ttl or 0
 elseif w.count > 0 then
-  reply = fetchNextJobs(k, w, maxEvents)
+  reply = fetchNextJobs(k, w, s.maxEvents)
 end
 if #reply == 2 and rcall("LLEN", k.wait) == 0 and rcall("LLEN", k.active) == 0
     and rcall("ZCARD", k.prioritized) == 0 then
-  rcall("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "drained")
+  rcall("XADD", k.events, "MAXLEN", "~", s.maxEvents, "*", "event", "drained")
 end
 table.insert(reply, 1, codes)
 return reply

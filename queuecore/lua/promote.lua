@@ -8,6 +8,7 @@
   Events: waiting (prev delayed)
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "get_max_events"
 --- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
@@ -15,7 +16,7 @@ local rcall = redis.call
 
 local jobId = ARGV[1]
 if rcall("ZREM", KEYS[1], jobId) == 0 then
-  return -3
+  return Code.NOT_IN_STATE
 end
 local priority = tonumber(rcall("HGET", KEYS[9], "priority")) or 0
 if priority > 0 then

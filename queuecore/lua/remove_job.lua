@@ -12,6 +12,7 @@
   Events: removed (prev = the state it was in), in each removed job's queue
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "get_max_events"
 --- @include "remove_job_from_any_state"
 --- @include "is_scheduler_iteration"
@@ -54,10 +55,10 @@ local function removeTree(base, id, key)
 end
 
 if rcall("EXISTS", jobKey) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 if isSchedulerIteration(prefix, jobId, jobKey) then
-  return -8
+  return Code.SCHEDULER_ITERATION
 end
 if isLocked(jobKey) then
   return 0

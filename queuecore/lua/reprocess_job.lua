@@ -10,6 +10,7 @@
   Events: waiting (prev = the state)
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "get_max_events"
 --- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
@@ -17,10 +18,10 @@ local rcall = redis.call
 
 local jobKey, jobId = KEYS[1], ARGV[1]
 if rcall("EXISTS", jobKey) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 if rcall("ZREM", KEYS[2], jobId) == 0 then
-  return -3
+  return Code.NOT_IN_STATE
 end
 rcall("HDEL", jobKey, "finishedOn", "processedOn", "cancelled",
   ARGV[2] == "failed" and "failedReason" or "returnvalue")

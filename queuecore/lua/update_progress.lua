@@ -7,9 +7,10 @@
   Events: progress
 ]]
 local rcall = redis.call
+--- @include "reply_codes"
 --- @include "get_max_events"
 if rcall("EXISTS", KEYS[1]) == 0 then
-  return -1
+  return Code.JOB_NOT_FOUND
 end
 rcall("HSET", KEYS[1], "progress", ARGV[2])
 rcall("XADD", KEYS[2], "MAXLEN", "~", getMaxEvents(KEYS[3]), "*", "event", "progress",

@@ -4,6 +4,7 @@ stalled too often), and both sides read the same job."""
 
 from __future__ import annotations
 
+import os
 import select
 import subprocess
 import sys
@@ -82,7 +83,8 @@ def test_node_recovers_job_of_dead_queuecore_worker(max_stalled: int, state: str
     dying = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("crash_worker.py")), redis_url,
          queue_name, "800"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})  # this checkout's queuecore
     try:
         assert dying.stdout is not None
         ready, _, _ = select.select([dying.stdout], [], [], 10)

@@ -1,3 +1,4 @@
+--- @include "reply_codes"
 --- @include "update_parent"
 --- @include "deduplicate_job"
 
@@ -15,7 +16,7 @@
 -- missing) / -7 (has another parent).
 local function addJobToQueue(q, j)
   if j.pk and rcall("EXISTS", j.pk) == 0 then
-    return -5
+    return Code.PARENT_NOT_FOUND
   end
   local counter = rcall("INCR", q.id)
   local jobId = j.id ~= "" and j.id or tostring(counter)
@@ -25,7 +26,7 @@ local function addJobToQueue(q, j)
     if j.pk then
       local oldParentKey = rcall("HGET", jobKey, "parentKey")
       if oldParentKey and oldParentKey ~= j.pk and rcall("EXISTS", oldParentKey) == 1 then
-        return -7
+        return Code.PARENT_ALREADY_SET
       end
       if rcall("ZSCORE", q.completed, jobId) then
         local parent = cjson.decode(j.pj)

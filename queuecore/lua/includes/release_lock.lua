@@ -1,19 +1,22 @@
--- Check a job's lock against the worker's token and release it.
--- Returns 0 (released, or token "0" which means unlocked), -6 (locked by
--- another token) or -2 (no lock: it expired and the job may have stalled).
+--- @include "reply_codes"
+
+-- Check a job's lock against the worker's token and release it. Returns
+-- Code.OK (released, or token "0" which means unlocked), Code.LOCK_MISMATCH
+-- (locked by another token) or Code.LOCK_MISSING (no lock: it expired and
+-- the job may have stalled).
 local function releaseLock(jobKey, jobId, token, stalledKey)
   if token == "0" then
-    return 0
+    return Code.OK
   end
   local lockKey = jobKey .. ":lock"
   local current = rcall("GET", lockKey)
   if current == token then
     rcall("DEL", lockKey)
     rcall("SREM", stalledKey, jobId)
-    return 0
+    return Code.OK
   end
   if current then
-    return -6
+    return Code.LOCK_MISMATCH
   end
-  return -2
+  return Code.LOCK_MISSING
 end

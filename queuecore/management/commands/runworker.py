@@ -3,7 +3,9 @@
 Replaces Channels' own ``runworker`` (queuecore sits before ``channels`` in
 INSTALLED_APPS). SIGTERM or SIGINT stops fetching and lets active jobs finish
 within ``--grace`` seconds; a second signal, or the grace running out, gives
-the unfinished jobs back to wait (nothing is lost) and exits.
+the unfinished jobs back to wait (nothing is lost) and exits. The grace is
+each ``Worker``'s own (``shutdown_grace``, ``close(force=True)``): this
+command only wires the signals to its workers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import logging
 import os
 import signal
 import socket
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -97,8 +98,8 @@ class Command(BaseCommand):
         limiter = parse_limiter(options["limiter"]) if options["limiter"] else None
         sandbox = {"sandboxed": True, "processes": options["processes"] or None,
                    "timeout": options["timeout"] or None} if options["sandboxed"] else {}
-        workers = [self.make_worker(name, options["concurrency"], limiter, sandbox)
-                   for name in names]
+        workers = [self.make_worker(name, options["concurrency"], limiter, sandbox,
+                                    options["grace"]) for name in names]
         died = asyncio.run(self.run(workers, options["max_jobs"], options["max_time"],
                                     options["grace"]))
         if died:  # exit non-zero: a process manager should see it and restart us
@@ -114,7 +115,8 @@ class Command(BaseCommand):
         root.propagate = False
 
     def make_worker(self, name: str, concurrency: int | None,
-                    limiter: dict[str, int] | None, sandbox: dict[str, Any]) -> Worker:
+                    limiter: dict[str, int] | None, sandbox: dict[str, Any],
+                    grace: float = 30.0) -> Worker:
         processor: Any = queue_processor(name)
         if processor is not None and sandbox:
             # children find it again by name: the settings' path, or the registry's
@@ -131,7 +133,8 @@ class Command(BaseCommand):
         size = (sandbox.get("processes") if sandbox else None) or opts.get("concurrency", 1)
         # the connection name says who runs it: host, pid and concurrency (get_workers)
         worker = Worker(name, processor, connection(conf.redis_url), prefix=conf.prefix,
-                        name=f"{socket.gethostname()}:{os.getpid()}:{size}", **opts, **sandbox)
+                        name=f"{socket.gethostname()}:{os.getpid()}:{size}",
+                        shutdown_grace=grace, **opts, **sandbox)
         self.log_jobs(worker)
         return worker
 
@@ -166,24 +169,23 @@ class Command(BaseCommand):
                   grace: float) -> list[str]:
         """Run until a stop is asked or a worker dies; returns how workers died."""
         loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        forced = asyncio.Event()
+        stopping = False
         done_jobs = 0
 
         def stop(reason: str) -> None:
-            if stopping.is_set():
+            nonlocal stopping
+            if stopping:
                 logger.warning("second stop (%s): giving active jobs back to wait", reason)
-                forced.set()
-                return
-            logger.info("stopping (%s): no new jobs; active ones get %.0f s", reason, grace)
-            stopping.set()
-            for worker in workers:
-                worker._request_close()
+            else:
+                logger.info("stopping (%s): no new jobs; active ones get %.0f s", reason, grace)
+            for worker in workers:  # each gives its jobs back when its grace runs out
+                worker.close(force=stopping)
+            stopping = True
 
         def count(*_: Any) -> None:
             nonlocal done_jobs
             done_jobs += 1
-            if max_jobs and done_jobs >= max_jobs and not stopping.is_set():
+            if max_jobs and done_jobs >= max_jobs and not stopping:
                 stop(f"--max-jobs {max_jobs} reached")
 
         for worker in workers:
@@ -200,32 +202,17 @@ class Command(BaseCommand):
 
         def ended(worker: Worker, run: asyncio.Future[None]) -> None:
             # a worker that ends without being asked to died: stop the others
-            if run.cancelled() or (run.exception() is None and stopping.is_set()):
+            if run.cancelled() or (run.exception() is None and stopping):
                 return
             error = run.exception()
             why = f"{type(error).__name__}: {error}" if error else "it stopped by itself"
             died.append(f"worker of queue {worker.queue.name} died ({why})")
             logger.error("%s", died[-1], exc_info=error)
-            stop(died[-1])
+            if not stopping:
+                stop(died[-1])
 
         for worker, run in zip(workers, runs, strict=True):
             run.add_done_callback(functools.partial(ended, worker))
-        everything = asyncio.ensure_future(asyncio.gather(*runs, return_exceptions=True))
-        stop_requested = asyncio.ensure_future(stopping.wait())
-        await asyncio.wait([everything, stop_requested], return_when=asyncio.FIRST_COMPLETED)
-        stop_requested.cancel()
-        started = time.monotonic()
-        # the grace period: active jobs finish, unless time runs out or a second signal comes
-        force = asyncio.ensure_future(forced.wait())
-        await asyncio.wait([everything, force], timeout=grace,
-                           return_when=asyncio.FIRST_COMPLETED)
-        if not everything.done():
-            released = []
-            for worker in workers:
-                released += await worker.release_active()
-            logger.warning("gave %d unfinished job(s) back to wait after %.1f s: %s",
-                           len(released), time.monotonic() - started, ", ".join(released))
-            await asyncio.wait([everything], timeout=10)
-        force.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
         logger.info("stopped")
         return died
