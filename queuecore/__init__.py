@@ -22,7 +22,7 @@ from .errors import (
     UnrecoverableError,
     WrongTypeError,
 )
-from .events import QueueEvents
+from .events import EventsFollower, QueueEvents
 from .flow import FlowProducer, JobNode
 from .job import Job
 from .queue import Queue
@@ -41,6 +41,7 @@ def get_queue(name: str) -> Queue:
 __all__ = [
     "Connection",
     "ConnectionFailedError",
+    "EventsFollower",
     "FlowProducer",
     "InvalidOptionError",
     "InvalidQueueNameError",
