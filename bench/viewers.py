@@ -23,8 +23,9 @@ For 0 viewers, then each N of ``--viewers``: connect N viewers, let them settle
 
 "per extra viewer" divides the difference between the largest and the
 smallest N by the viewers added. With ``--daphnes K`` the viewers are spread
-round-robin over K Daphne processes, which need ``--layer redis``
-(channels-redis) to share groups.
+round-robin over K Daphne processes; ``--layer redis`` runs them with
+channels-redis as the channel layer (bench/viewers_settings.py), the
+in-memory layer otherwise.
 
 Results go to stdout (a table) and, with ``--out``, to a JSON file.
 """
@@ -293,8 +294,10 @@ def main() -> int:
         r = redis.Redis.from_url(url, decode_responses=True)
         env = {**os.environ, **ENV, "QUEUECORE_REDIS_URL": url,
                "QUEUECORE_VAR_DIR": str(work / "var")}
+        env["DJANGO_SETTINGS_MODULE"] = "viewers_settings"
+        env["PYTHONPATH"] = os.pathsep.join([str(BENCH), str(ROOT)])
         if args.layer == "redis":
-            env["QUEUECORE_CHANNEL_LAYER_URL"] = url
+            env["QUEUECORE_BENCH_LAYER_URL"] = url
         manage(env, "migrate", "--no-input", "--verbosity", "0")
         name, value = manage(env, "shell", "-c", SESSION).split()[-2:]
         cookie = f"{name}={value}"
