@@ -18,7 +18,10 @@ For 0 viewers, then each N of ``--viewers``: connect N viewers, let them settle
 - Daphne CPU, % of one core (utime + stime from /proc/<pid>/stat, summed over
   the Daphne processes with ``--daphnes K``);
 - Redis commands per second (INFO stats total_commands_processed deltas) and
-  the same less the 0-viewer figure (the worker's and producer's share);
+  the same less the 0-viewer figure (the worker's and producer's share); and
+  those of Daphne's own connections alone (CLIENT LIST tot-cmds of the clients
+  whose ports /proc shows Daphne holding: Valkey 8 / Redis 7.4 and later),
+  which the worker's rate does not blur;
 - pushes per second per viewer: minimum and median.
 
 "per extra viewer" divides the difference between the largest and the
@@ -174,6 +177,30 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
 
 
+def redis_ports(pids: list[int], redis_port: int) -> set[int]:
+    """Local ports of the processes' TCP connections to Redis (from /proc)."""
+    ports = set()
+    for pid in pids:
+        inodes = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if inode in inodes and int(remote.split(":")[1], 16) == redis_port:
+                ports.add(int(local.split(":")[1], 16))
+    return ports
+
+
+def commands_of(r: redis.Redis, ports: set[int]) -> int:
+    """Commands sent so far by the clients on those ports (CLIENT LIST tot-cmds)."""
+    return sum(int(c.get("tot-cmds", 0)) for c in r.client_list()
+               if int(c["addr"].rsplit(":", 1)[1]) in ports)
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
@@ -229,20 +256,25 @@ async def measure(n: int, ports: list[int], cookie: str, daphnes: list[int],
     for i in range(0, n, 10):  # a few at a time, as pages would open
         await asyncio.gather(*(v.open() for v in viewers[i:i + 10]))
     await asyncio.sleep(args.settle)
+    redis_port = r.connection_pool.connection_kwargs["port"]
     ticks0 = sum(cpu_ticks(pid) for pid in daphnes)
     commands0 = int(r.info("stats")["total_commands_processed"])
+    own0 = commands_of(r, redis_ports(daphnes, redis_port))
     start = time.monotonic()
     await asyncio.sleep(args.window)
     end = time.monotonic()
     ticks1 = sum(cpu_ticks(pid) for pid in daphnes)
     commands1 = int(r.info("stats")["total_commands_processed"])
+    # Daphne's clients at the end (those opened in the window counted from 0)
+    own1 = commands_of(r, redis_ports(daphnes, redis_port))
     rates = [v.pushes(start, end) / (end - start) for v in viewers]
     errors = [v.error for v in viewers if v.error]
     await asyncio.gather(*(v.close() for v in viewers))
     await asyncio.sleep(1.0)  # the sockets' teardown outside the next window
     seconds = end - start
     return {"viewers": n, "cpu_pct": 100.0 * (ticks1 - ticks0) / CLK_TCK / seconds,
-            "commands_s": (commands1 - commands0 - 2) / seconds,  # less our two INFOs
+            "commands_s": (commands1 - commands0 - 3) / seconds,  # less our INFO, CLIENT LIST
+            "daphne_commands_s": (own1 - own0) / seconds,
             "push_min": min(rates) if rates else 0.0,
             "push_median": statistics.median(rates) if rates else 0.0,
             "errors": errors[:3], "n_errors": len(errors)}
@@ -255,18 +287,21 @@ def report(results: list[dict[str, Any]], label: str) -> str:
         rows.append([str(res["viewers"]), f"{res['cpu_pct']:.1f}",
                      f"{res['commands_s']:,.0f}",
                      f"{res['commands_s'] - base['commands_s']:,.0f}",
+                     f"{res['daphne_commands_s']:,.0f}",
                      f"{res['push_min']:.2f}" if res["viewers"] else "-",
                      f"{res['push_median']:.2f}" if res["viewers"] else "-",
                      str(res["n_errors"])])
-    text = render_table(["viewers", "Daphne CPU %", "Redis cmd/s", "cmd/s over 0",
+    text = render_table(["viewers", "Daphne CPU %", "Redis cmd/s", "cmd/s over 0", "Daphne's cmd/s",
                          "push/s min", "push/s median", "errors"], rows)
     viewed = [res for res in results if res["viewers"]]
     if len(viewed) >= 2:
         lo, hi = viewed[0], viewed[-1]
         extra = hi["viewers"] - lo["viewers"]
+        own = (hi["daphne_commands_s"] - lo["daphne_commands_s"]) / extra
         text += (f"\nper extra viewer ({lo['viewers']} -> {hi['viewers']}): "
                  f"{(hi['cpu_pct'] - lo['cpu_pct']) / extra:.2f} % of a core, "
-                 f"{(hi['commands_s'] - lo['commands_s']) / extra:,.1f} Redis commands/s\n")
+                 f"{(hi['commands_s'] - lo['commands_s']) / extra:,.1f} Redis commands/s "
+                 f"(all clients), {own:,.1f} (Daphne's own)\n")
     return f"{label}\n{text}"
 
 

@@ -80,30 +80,38 @@ class Hub:
         async with self.lock:
             view = self.views.get(key)
             if view is None:
-                view = View(key, queues, render, group_name(key))
-                self.views[key] = view
-                view.task = asyncio.ensure_future(self._run(view))
-                self._watch()
-            await get_channel_layer().group_add(view.group, channel_name)
+                view = self.views[key] = View(key, queues, render, group_name(key))
             view.sockets.add(channel_name)
-            view.dirty.set()  # the newcomer's first push, at the view's next turn
+            try:
+                await get_channel_layer().group_add(view.group, channel_name)
+                if view.task is None:
+                    await self._watch()  # from the streams' ends before the first render
+                    view.task = asyncio.ensure_future(self._run(view))
+            except BaseException:  # cancelled (the socket closed) or failed: nothing left over
+                await self._drop(view, channel_name)
+                raise
+        view.dirty.set()  # the newcomer's first push, at the view's next turn
         return view
 
     async def leave(self, view: View, channel_name: str) -> None:
         async with self.lock:
-            view.sockets.discard(channel_name)
-            await get_channel_layer().group_discard(view.group, channel_name)
-            if view.sockets or self.views.get(view.key) is not view:
-                return
-            del self.views[view.key]
-            if view.task is not None:
-                view.task.cancel()
-                await asyncio.gather(view.task, return_exceptions=True)
-            self._watch()
-            if not self.views:
-                await self._stop_follower()
+            await self._drop(view, channel_name)
 
-    def _watch(self) -> None:
+    async def _drop(self, view: View, channel_name: str) -> None:
+        """The socket leaves the view; the view's last stops it, the last view the follower."""
+        view.sockets.discard(channel_name)
+        await get_channel_layer().group_discard(view.group, channel_name)
+        if view.sockets or self.views.get(view.key) is not view:
+            return
+        del self.views[view.key]
+        if view.task is not None:
+            view.task.cancel()
+            await asyncio.gather(view.task, return_exceptions=True)
+        await self._watch()
+        if not self.views:
+            await self._stop_follower()
+
+    async def _watch(self) -> None:
         """The follower watches exactly the queues some view shows."""
         wanted = {name for view in self.views.values() for name in view.queues}
         if not wanted:
@@ -113,11 +121,12 @@ class Hub:
                                            prefix=self.conf.prefix, block_ms=BLOCK_MS,
                                            min_interval=MIN_INTERVAL_S,
                                            client_name=FOLLOWER_NAME)
-            self.follower_task = asyncio.ensure_future(self._follow(self.follower))
         for name in self.follower.watched - wanted:
             self.follower.unwatch(name)
         for name in wanted - self.follower.watched:
-            self.follower.watch(name)
+            await self.follower.awatch(name)
+        if self.follower_task is None:  # started watching: its first read follows them all
+            self.follower_task = asyncio.ensure_future(self._follow(self.follower))
 
     async def _follow(self, follower: EventsFollower) -> None:
         async for changed in follower.changes():

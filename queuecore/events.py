@@ -150,6 +150,7 @@ class EventsFollower:
         # a connection of its own: XREAD BLOCK holds it while waiting
         named = {"client_name": client_name} if client_name else {}
         self.connection = Connection(base, **named)
+        self.base = base  # for awatch(), while the follower's own connection blocks
         self.prefix = prefix
         self.block_ms = block_ms
         self.min_interval = min_interval
@@ -165,6 +166,23 @@ class EventsFollower:
     def watch(self, name: str) -> None:
         """Follow the queue from its stream's end as of the next read."""
         self._watched.setdefault(name, QueueKeys(self.prefix, name)["events"])
+
+    async def awatch(self, name: str) -> None:
+        """Follow the queue from its stream's end now: an event after this call
+        is in a later ``changes()`` even if a read is under way."""
+        if name in self._watched:
+            return
+        key = QueueKeys(self.prefix, name)["events"]
+        try:
+            last = await self.base.arun(self._newest(key))
+        except ConnectionFailedError:
+            last = None  # pinned by the next read, once Redis is back
+        except QueueCoreError:  # not a stream: not followed
+            self._watched[name], self._names[key] = key, name
+            return
+        self._watched[name] = key
+        if last is not None:
+            self._last[key], self._names[key] = last, name
 
     def unwatch(self, name: str) -> None:
         key = self._watched.pop(name, None)

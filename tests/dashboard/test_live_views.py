@@ -153,10 +153,12 @@ def test_one_follower_for_every_view_stopped_by_the_last_socket(
         for s in sockets:
             await s.receive_from(timeout=5)
         hub = live.hub(dashboard_settings())
-        await asyncio.sleep(0.3)  # the follower in its blocking read
         assert hub.follower is not None
         watched = hub.follower.watched
-        during = await sync_to_async(blocked_followers)(redis_url)
+        deadline = time.monotonic() + 5  # the follower's connection opens with its first read
+        while (during := await sync_to_async(blocked_followers)(redis_url)) == 0 \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         views = len(hub.views)
         for s in sockets[:-1]:
             await s.disconnect()
