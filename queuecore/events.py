@@ -142,6 +142,7 @@ class EventsFollower:
     than read through, and reads that find events are at least
     ``min_interval`` s apart: a reader that redraws at most that often loses
     nothing. A key that is not a stream (another client's) is not followed.
+    asyncio only: it serves consumers in one event loop (the dashboard's).
     """
 
     def __init__(self, connection: Any = None, *, prefix: str = "bull", block_ms: int = 1000,
