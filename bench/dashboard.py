@@ -502,21 +502,25 @@ def timed_router() -> Any:
 
     from dashboard.consumers import OverviewConsumer, QueueConsumer
 
-    class TimedQueue(QueueConsumer):
-        def render(self) -> str:
+    def timed(kind: str, render: Callable[[], str]) -> Callable[[], str]:
+        def run() -> str:
             t0 = time.perf_counter()
             try:
-                return super().render()
+                return render()
             finally:
-                RENDER_MS["queue"].append((time.perf_counter() - t0) * 1000)
+                RENDER_MS[kind].append((time.perf_counter() - t0) * 1000)
+
+        return run
+
+    class TimedQueue(QueueConsumer):
+        def view(self) -> tuple[Any, tuple[str, ...], Callable[[], str]]:
+            key, queues, render = super().view()
+            return key, queues, timed("queue", render)
 
     class TimedOverview(OverviewConsumer):
-        def render(self) -> str:
-            t0 = time.perf_counter()
-            try:
-                return super().render()
-            finally:
-                RENDER_MS["overview"].append((time.perf_counter() - t0) * 1000)
+        def view(self) -> tuple[Any, tuple[str, ...], Callable[[], str]]:
+            key, queues, render = super().view()
+            return key, queues, timed("overview", render)
 
     return URLRouter([path("ws/queues/", TimedOverview.as_asgi()),
                       path("ws/queues/<str:name>/", TimedQueue.as_asgi())])

@@ -1,13 +1,17 @@
-"""Live updates: one websocket consumer per open page. It follows the
-queues' events streams and, at most twice a second, pushes the page's
-partials re-rendered with the same templates as the HTTP views, as htmx
-out-of-band swaps. However busy the queue, the browser gets a few small
-messages a second and is never more than about half a second behind."""
+"""Live updates: one websocket consumer per open page. Sockets showing the
+same view (dashboard/live.py) share its follower and its render: at most
+twice a second while its queues are busy, every 5 s regardless, the page's
+partials are rendered once with the same templates as the HTTP views and sent
+to every socket showing it as htmx out-of-band swaps. However busy the queue,
+the browser gets a few small messages a second and is never more than about
+half a second behind."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,11 +20,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
-from redis.exceptions import ResponseError
 
-from queuecore.text import as_bytes
+from queuecore import Queue
 
-from . import contexts
+from . import contexts, live
 from .access import (
     allowed_actions,
     hide_unseen_flow,
@@ -30,21 +33,20 @@ from .access import (
     queue_rules,
     visible,
 )
-from .conf import DashboardSettings, connection, dashboard_settings
+from .conf import DashboardSettings, dashboard_settings
 from .queues import STATES, visible_queues
 from .rendering import render_to_string
 
-MIN_INTERVAL_S = 0.5  # coalescing: at most two pushes a second
 CHARTS_INTERVAL_S = 10.0  # charts cover an hour per minute: redrawn less often
-BLOCK_MS = 1000
-RESYNC_S = 5.0  # push even without events, so counts of idle queues stay right
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    """Base: authentication, the follow loop and coalescing; subclasses say
-    which streams to follow and what to render."""
+    """Base: authentication, and joining the page's shared view; subclasses
+    say what the view is (``view()``)."""
 
     conf: DashboardSettings
+    shown: live.View | None = None
+    follower: asyncio.Future[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -59,9 +61,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if name is not None and not await database_sync_to_async(may_see_queue)(user, name):
             await self.close(code=4404)
             return
-        await database_sync_to_async(queue_rules)(user)  # cached: renders need no DB
+        rules = await database_sync_to_async(queue_rules)(user)  # cached: renders need no DB
         self.can = await database_sync_to_async(allowed_actions)(user, name)
         self.can_operate = self.can["any"]
+        # What changes the HTML besides the page: the actions offered and the
+        # queues the user may see (which redaction hides).
+        seen = None if rules is None else tuple(sorted({pattern for pattern, _ in rules}))
+        self.permissions: Hashable = (tuple(sorted(self.can.items())), seen)
         # Forms in pushed partials need a CSRF token: Django accepts the
         # (unmasked) secret from the page's own csrftoken cookie.
         self.csrf_token = self.scope.get("cookies", {}).get(settings.CSRF_COOKIE_NAME, "")
@@ -71,69 +77,46 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         await self.accept()
-        self.client = connection(self.conf.redis_url).new_async_client(socket_timeout=None)
         self.follower = asyncio.ensure_future(self.follow())
 
     async def disconnect(self, code: int) -> None:
-        follower = getattr(self, "follower", None)
-        if follower is not None:
-            follower.cancel()
-            await asyncio.gather(follower, return_exceptions=True)
-            await self.client.aclose()
+        if self.follower is not None:
+            self.follower.cancel()
+            await asyncio.gather(self.follower, return_exceptions=True)
+        if self.shown is not None:
+            await live.hub(self.conf).leave(self.shown, self.channel_name)
+            self.shown = None
 
     def setup(self) -> None:
         """Check what the page shows exists (raise Http404 if not)."""
 
-    def streams(self) -> list[str]:
-        raise NotImplementedError
-
-    def render(self) -> str:
+    def view(self) -> tuple[Hashable, tuple[str, ...], Callable[[], str]]:
+        """The view's key, the queues whose events change it, and its render
+        (sync; it must not read this socket's state: it serves them all)."""
         raise NotImplementedError
 
     async def follow(self) -> None:
-        # read from the streams' current ends, taken before the first render, so
-        # no event between that render and the first read is missed
-        last_ids = {}
-        for name in self.streams():
-            key = as_bytes(name)  # a foreign byte goes back as that byte
-            try:
-                newest = await self.client.xrevrange(key, count=1)
-            except ResponseError:  # not a stream (another client's key): not followed
-                continue
-            last_ids[key] = newest[0][0] if newest else "0-0"
-        last_push = 0.0
-        dirty = True  # the first push resynchronises a page opened a moment ago
-        while True:
-            if dirty or time.monotonic() - last_push > RESYNC_S:
-                wait = MIN_INTERVAL_S - (time.monotonic() - last_push)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                html = await sync_to_async(self.render, thread_sensitive=False)()
-                await self.send(text_data=html)
-                last_push = time.monotonic()
-                dirty = False
-            if not last_ids:  # nothing to follow (no queues yet): resync now and then
-                await asyncio.sleep(BLOCK_MS / 1000)
-                continue
-            # one event is enough to know the page changed: skip to the newest
-            # id instead of reading a busy queue's whole backlog
-            reply = await self.client.xread(last_ids, count=1, block=BLOCK_MS)
-            for stream, entries in reply or []:
-                if entries:
-                    key = as_bytes(stream)
-                    newest = await self.client.xrevrange(key, count=1)
-                    last_ids[key] = newest[0][0] if newest else entries[-1][0]
-                    dirty = True
+        key, queues, render = await sync_to_async(self.view, thread_sensitive=False)()
+        self.shown = await live.hub(self.conf).join(key, queues, render, self.channel_name)
+
+    async def live_push(self, event: dict[str, Any]) -> None:
+        html = event["html"]
+        if live.CSRF_PLACEHOLDER in html:
+            html = html.replace(live.CSRF_PLACEHOLDER, self.csrf_token)
+        await self.send(text_data=html)
 
 
 class OverviewConsumer(LiveConsumer):
-    def streams(self) -> list[str]:
-        return [f"{self.conf.prefix}:{name}:events"
-                for name in visible(self.user, visible_queues(self.conf))]
+    def view(self) -> tuple[Hashable, tuple[str, ...], Callable[[], str]]:
+        queues = tuple(visible(self.user, visible_queues(self.conf)))
+        # the overview offers no actions: only the queues seen tell users apart
+        return (("overview", self.permissions[1]), queues,
+                partial(render_overview, self.conf, self.user))
 
-    def render(self) -> str:
-        return render_to_string("dashboard/partials/queue_table.html",
-                                {**contexts.overview_context(self.conf, self.user), "oob": True})
+
+def render_overview(conf: DashboardSettings, user: Any) -> str:
+    return render_to_string("dashboard/partials/queue_table.html",
+                            {**contexts.overview_context(conf, user), "oob": True})
 
 
 class QueueConsumer(LiveConsumer):
@@ -149,10 +132,22 @@ class QueueConsumer(LiveConsumer):
             self.page = 1
         self.asc = query.get("order", [""])[0] == "oldest"
 
-    def streams(self) -> list[str]:
-        return [self.queue.keys["events"]]
+    def view(self) -> tuple[Hashable, tuple[str, ...], Callable[[], str]]:
+        key = ("queue", self.queue.name, self.state, self.page, self.asc, self.permissions)
+        return key, (self.queue.name,), QueueRender(self.conf, self.user, self.queue, self.state,
+                                                    self.page, self.asc, self.can)
 
-    def render(self) -> str:
+
+class QueueRender:
+    """A queue page's partials; the charts only every CHARTS_INTERVAL_S."""
+
+    def __init__(self, conf: DashboardSettings, user: Any, queue: Queue, state: str, page: int,
+                 asc: bool, can: dict[str, bool]) -> None:
+        self.conf, self.user, self.queue, self.state = conf, user, queue, state
+        self.page, self.asc, self.can = page, asc, can
+        self.charts_at = 0.0
+
+    def __call__(self) -> str:
         context: dict[str, Any] = {
             **contexts.queue_context(self.conf, self.queue, self.state, self.page, self.asc),
             "oob": True, "can": self.can}
@@ -160,7 +155,7 @@ class QueueConsumer(LiveConsumer):
         html = (render_to_string("dashboard/partials/tabs.html", context)
                 + render_to_string("dashboard/partials/job_list.html", context))
         now = time.monotonic()
-        if now - getattr(self, "charts_at", 0.0) >= CHARTS_INTERVAL_S:
+        if now - self.charts_at >= CHARTS_INTERVAL_S:
             self.charts_at = now
             html += render_to_string("dashboard/partials/charts.html", {
                 **contexts.charts_context(self.conf, self.queue), "oob": True})
@@ -174,16 +169,20 @@ class JobConsumer(LiveConsumer):
         self.job_id = kwargs["job_id"]
         contexts.job_context(self.conf, self.queue, self.job_id)  # 404 if it is gone
 
-    def streams(self) -> list[str]:
-        return [self.queue.keys["events"]]
+    def view(self) -> tuple[Hashable, tuple[str, ...], Callable[[], str]]:
+        key = ("job", self.queue.name, self.job_id, self.permissions)
+        return key, (self.queue.name,), partial(render_job, self.conf, self.user, self.queue,
+                                                 self.job_id, self.can)
 
-    def render(self) -> str:
-        try:
-            context = hide_unseen_flow(self.user,
-                                       contexts.job_context(self.conf, self.queue, self.job_id))
-        except Http404:
-            return ('<section id="job-body" hx-swap-oob="true">'
-                    "<p>This job was removed.</p></section>")
-        return render_to_string("dashboard/partials/job_body.html", {
-            **context, "oob": True, "can_operate": self.can_operate, "can": self.can,
-            "csrf_token": self.csrf_token})
+
+def render_job(conf: DashboardSettings, user: Any, queue: Queue, job_id: str,
+               can: dict[str, bool]) -> str:
+    """The job body, its forms with live.CSRF_PLACEHOLDER for each socket's own token."""
+    try:
+        context = hide_unseen_flow(user, contexts.job_context(conf, queue, job_id))
+    except Http404:
+        return ('<section id="job-body" hx-swap-oob="true">'
+                "<p>This job was removed.</p></section>")
+    return render_to_string("dashboard/partials/job_body.html", {
+        **context, "oob": True, "can_operate": can["any"], "can": can,
+        "csrf_token": live.CSRF_PLACEHOLDER})

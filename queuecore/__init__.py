@@ -23,7 +23,7 @@ from .errors import (
     UnrecoverableError,
     WrongTypeError,
 )
-from .events import QueueEvents
+from .events import EventsFollower, QueueEvents
 from .flow import FlowProducer, JobNode
 from .job import Job
 from .overview import Overview, ServerInfo
@@ -45,6 +45,7 @@ __all__ = [
     "Activity",
     "Connection",
     "ConnectionFailedError",
+    "EventsFollower",
     "FlowNode",
     "FlowProducer",
     "InvalidOptionError",

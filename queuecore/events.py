@@ -5,6 +5,9 @@ Events have BullMQ's names and fields (``completed`` with ``jobId`` and
 QueueEvents, ``returnvalue`` and ``data`` are JSON-decoded and ``delay`` is an
 int. Each event dict also carries ``event`` (its name) and ``id`` (its stream
 id, usable as ``last_event_id`` to resume).
+
+``EventsFollower``: the events streams of many queues on one connection, for
+readers that need to know *that* a queue changed, not each event (live pages).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from .clients import worker_client_name
 from .connection import Call, Connection, Op
+from .errors import ConnectionFailedError, QueueCoreError
 from .keys import QueueKeys
 from .queue import decode_event
 
@@ -126,4 +130,123 @@ class QueueEvents:
     async def aclose(self) -> None:
         self._closed.set()
         await asyncio.sleep(0)
+        await self.connection.aclose()
+
+
+class EventsFollower:
+    """Which of the watched queues had events: one ``XREAD BLOCK`` over all
+    their streams, on one connection of its own.
+
+    ``watch(name)`` / ``unwatch(name)`` change the set between reads (a read
+    under way ends within ``block_ms``); ``changes()`` yields the names of the
+    queues with new events. A busy stream is skipped to its newest entry rather
+    than read through, and reads that find events are at least
+    ``min_interval`` s apart: a reader that redraws at most that often loses
+    nothing. A key that is not a stream (another client's) is not followed.
+    asyncio only: it serves consumers in one event loop (the dashboard's).
+    """
+
+    def __init__(self, connection: Any = None, *, prefix: str = "bull", block_ms: int = 1000,
+                 min_interval: float = 0.0, client_name: str | None = None) -> None:
+        base = connection if isinstance(connection, Connection) else Connection(connection)
+        # a connection of its own: XREAD BLOCK holds it while waiting
+        named = {"client_name": client_name} if client_name else {}
+        self.connection = Connection(base, **named)
+        self.base = base  # for awatch(), while the follower's own connection blocks
+        self.prefix = prefix
+        self.block_ms = block_ms
+        self.min_interval = min_interval
+        self._watched: dict[str, str] = {}  # queue name -> its stream's key
+        self._last: dict[str, str] = {}  # key -> the id read up to
+        self._names: dict[str, str] = {}  # key -> queue name
+        self._closed = False
+
+    @property
+    def watched(self) -> frozenset[str]:
+        return frozenset(self._watched)
+
+    def watch(self, name: str) -> None:
+        """Follow the queue from its stream's end as of the next read."""
+        self._watched.setdefault(name, QueueKeys(self.prefix, name)["events"])
+
+    async def awatch(self, name: str) -> None:
+        """Follow the queue from its stream's end now: an event after this call
+        is in a later ``changes()`` even if a read is under way."""
+        if name in self._watched:
+            return
+        key = QueueKeys(self.prefix, name)["events"]
+        try:
+            last = await self.base.arun(self._newest(key))
+        except ConnectionFailedError:
+            last = None  # pinned by the next read, once Redis is back
+        except QueueCoreError:  # not a stream: not followed
+            self._watched[name], self._names[key] = key, name
+            return
+        self._watched[name] = key
+        if last is not None:
+            self._last[key], self._names[key] = last, name
+
+    def unwatch(self, name: str) -> None:
+        key = self._watched.pop(name, None)
+        if key is not None:
+            self._last.pop(key, None)
+            self._names.pop(key, None)
+
+    def _newest(self, key: str) -> Op[str]:
+        newest = yield Call(("XREVRANGE", key, "+", "-", "COUNT", 1))
+        return newest[0][0] if newest else "0-0"
+
+    def _read(self) -> Op[set[str]]:
+        keys = list(self._last)
+        reply = yield Call(("XREAD", "COUNT", 1, "BLOCK", self.block_ms, "STREAMS", *keys,
+                            *(self._last[k] for k in keys)))
+        changed = set()
+        for stream, entries in reply or []:
+            if entries and stream in self._last:
+                self._last[stream] = yield from self._newest(stream)  # skip the backlog
+                changed.add(self._names[stream])
+        return changed
+
+    async def _pin(self) -> None:
+        """Streams watched since the last read start from their ends now."""
+        for name, key in list(self._watched.items()):
+            if key in self._last or key in self._names:
+                continue
+            try:
+                self._last[key] = await self.connection.arun(self._newest(key))
+            except ConnectionFailedError:
+                raise
+            except QueueCoreError:  # not a stream: not followed
+                pass
+            self._names[key] = name
+
+    async def changes(self) -> AsyncIterator[set[str]]:
+        """The names of the watched queues with new events, read by read, until
+        ``aclose()``; a lost connection is retried every second."""
+        loop = asyncio.get_running_loop()
+        read_at = 0.0
+        while not self._closed:
+            try:
+                await self._pin()
+                if not self._last:  # nothing followable: look again for new names
+                    await asyncio.sleep(self.block_ms / 1000)
+                    continue
+                wait = self.min_interval - (loop.time() - read_at)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                changed = await self.connection.arun(self._read())
+            except ConnectionFailedError:
+                logger.warning("events follower: Redis is unreachable; retrying in 1 s")
+                await asyncio.sleep(1.0)
+                continue
+            except QueueCoreError:  # a stream replaced by another type: check each again
+                self._last.clear()
+                self._names.clear()
+                continue
+            if changed:
+                read_at = loop.time()
+                yield changed
+
+    async def aclose(self) -> None:
+        self._closed = True
         await self.connection.aclose()

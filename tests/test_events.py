@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import Any
 
-from queuecore import Job, Queue, QueueEvents, Worker
+from queuecore import EventsFollower, Job, Queue, QueueEvents, Worker
 from tests.helpers import wait_for
 
 
@@ -77,3 +77,60 @@ def test_close_from_another_thread_stops_run(queue: Queue, redis_url: str) -> No
     events.close()
     thread.join(3)
     assert not thread.is_alive()
+
+
+# -- EventsFollower: which of many queues changed, on one connection --------------------
+
+
+def test_follower_names_the_queues_with_new_events(queue: Queue, redis_url: str) -> None:
+    other = Queue(f"{queue.name}-other", connection=redis_url)
+    queue.add("before")  # older than the follower: not reported
+
+    async def scenario() -> list[set[str]]:
+        follower = EventsFollower(redis_url, block_ms=200)
+        follower.watch(queue.name)
+        follower.watch(other.name)
+        seen: list[set[str]] = []
+        changes = follower.changes()
+        reader = asyncio.ensure_future(changes.__anext__())
+        await asyncio.sleep(0.3)  # both streams pinned, the read blocking
+        await asyncio.to_thread(other.add, "x")
+        seen.append(await asyncio.wait_for(reader, 5))
+        follower.unwatch(other.name)
+        await asyncio.to_thread(other.add, "y")  # not watched any more
+        await asyncio.to_thread(queue.add, "z")
+        seen.append(await asyncio.wait_for(changes.__anext__(), 5))
+        await changes.aclose()
+        await follower.aclose()
+        return seen
+
+    try:
+        seen = asyncio.run(scenario())
+    finally:
+        other.obliterate(force=True)
+        other.close()
+    assert seen == [{other.name}, {queue.name}]
+
+
+def test_follower_skips_a_key_that_is_not_a_stream(queue: Queue, redis_url: str,
+                                                    r: Any) -> None:
+    foreign = f"{queue.name}-foreign"
+    r.set(f"bull:{foreign}:events", "not a stream")
+
+    async def scenario() -> set[str]:
+        follower = EventsFollower(redis_url, block_ms=200)
+        follower.watch(foreign)
+        follower.watch(queue.name)
+        changes = follower.changes()
+        reader = asyncio.ensure_future(changes.__anext__())
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(queue.add, "x")
+        changed = await asyncio.wait_for(reader, 5)
+        await changes.aclose()
+        await follower.aclose()
+        return changed
+
+    try:
+        assert asyncio.run(scenario()) == {queue.name}
+    finally:
+        r.delete(f"bull:{foreign}:events")
