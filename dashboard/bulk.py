@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from queuecore import Job, Queue
-from queuecore.connection import Call, Op
+from queuecore.driver import Call, Op
 from queuecore.errors import QueueCoreError
 
 from .access import OPERATE, gate

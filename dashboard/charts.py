@@ -15,7 +15,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-from queuecore.connection import Call, Connection
+from queuecore.connection import Connection
+from queuecore.driver import Call
 
 MINUTES = 60
 SAMPLE = 1000

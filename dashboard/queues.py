@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from queuecore import Queue
-from queuecore.connection import Call, Connection
+from queuecore.connection import Connection
 from queuecore.discovery import count_workers, discover
+from queuecore.driver import Call
 from queuecore.errors import QueueCoreError
 
 from .conf import DashboardSettings, connection

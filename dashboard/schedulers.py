@@ -12,8 +12,8 @@ from typing import Any
 from django.http import HttpRequest
 
 from queuecore import Queue
-from queuecore.connection import Call
 from queuecore.cron import previous_run
+from queuecore.driver import Call
 from queuecore.errors import InvalidOptionError
 from queuecore.schedulers import JobScheduler
 

@@ -16,7 +16,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from .connection import Call, Connection, Op
+from .connection import Connection
+from .driver import Call, Op
 from .keys import QueueKeys
 from .queue import decode_event, worker_client_name
 

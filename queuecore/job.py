@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import scripts
-from .connection import Call, Op, Pipeline, twin
+from .driver import Call, Op, Pipeline, twin
 from .errors import (
     InvalidOptionError,
     JobCancelledError,

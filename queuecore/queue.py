@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import options as job_options
 from . import schedulers, scripts
-from .connection import Call, Connection, Op, Pipeline, twin
+from .connection import Connection
+from .driver import Call, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
 from .keys import QueueKeys

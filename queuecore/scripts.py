@@ -10,7 +10,7 @@ from typing import Any
 
 import msgpack
 
-from .connection import Eval
+from .driver import Eval
 from .errors import script_error
 from .keys import QueueKeys
 from .text import ENCODING_ERRORS

@@ -6,7 +6,7 @@ def test_exported_names_are_the_public_api() -> None:
     modules = {"backoff", "connection", "errors", "events", "job", "keys", "lua_loader",
                "options", "queue", "scripts", "worker", "embedded", "apps", "management",
                "conf", "registry", "sandbox", "discovery", "flow", "limits",
-               "cron", "schedulers", "search", "pipelined", "text"}
+               "cron", "schedulers", "search", "pipelined", "text", "driver"}
     assert public - modules == set(queuecore.__all__)
 
 
