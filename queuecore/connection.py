@@ -23,6 +23,7 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .direct import DirectClient
 from .driver import AsyncExecutor, Call, Executor, Op, Pipeline, T, mapped, single
 from .errors import InvalidOptionError, QueueCoreError
 from .pipelined import PipelinedClient
@@ -219,10 +220,12 @@ class Connection:
                 "password": params.get("password")}
 
     def close(self) -> None:
+        if self._executor is not None and self._executor.direct is not None:
+            self._executor.direct.close()
+        self._executor = None
         if self._sync is not None:
             self._sync.close()
             self._sync = None
-            self._executor = None
 
     async def aclose(self) -> None:
         """Close the sync client and this loop's clients."""
@@ -237,7 +240,13 @@ class Connection:
         """Drive an operation with the sync client."""
         executor = self._executor
         if executor is None:
-            executor = self._executor = Executor(self.sync_client)
+            target = self._pipelined_target()
+            direct = None
+            if target is not None:
+                options = {**self.client_options}
+                direct = DirectClient(**target, timeout=options.get("socket_timeout"),
+                                      connect_timeout=options.get("socket_connect_timeout"))
+            executor = self._executor = Executor(self.sync_client, direct)
         return executor.run(op)
 
     async def arun(self, op: Op[T], executor: AsyncExecutor | None = None) -> T:

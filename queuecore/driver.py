@@ -38,6 +38,7 @@ from .errors import (
 from .text import all_as_bytes
 
 if TYPE_CHECKING:
+    from .direct import DirectClient
     from .pipelined import PipelinedClient
 
 
@@ -74,24 +75,27 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class Executor:
-    """Runs requests on one sync redis-py client."""
+    """Runs requests on one sync redis-py client; script calls go on
+    ``direct`` (plain sockets) when given."""
 
-    __slots__ = ("client",)
+    __slots__ = ("client", "direct")
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, direct: DirectClient | None = None) -> None:
         self.client = client
+        self.direct = direct
 
     def __call__(self, request: Request) -> Any:
         client = self.client
         try:
             if type(request) is Eval:
+                send = client.execute_command if self.direct is None else self.direct.execute
                 script = lua_loader.load(request.script)
                 try:
-                    return client.execute_command("EVALSHA", script.sha, len(request.keys),
-                                                  *request.keys, *request.args)
+                    return send("EVALSHA", script.sha, len(request.keys),
+                                *request.keys, *request.args)
                 except NoScriptError:
-                    return client.execute_command("EVAL", script.source, len(request.keys),
-                                                  *request.keys, *request.args)
+                    return send("EVAL", script.source, len(request.keys),
+                                *request.keys, *request.args)
             if type(request) is Call:
                 return client.execute_command(*request.args)
             pipe = client.pipeline(transaction=False)
