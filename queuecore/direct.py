@@ -5,7 +5,8 @@ A script call through redis-py's sync client costs about 30 µs of Python
 trip that needs one ``sendall`` and one ``recv``; this client packs with
 hiredis, sends, and reads the reply with a hiredis reader, nothing else.
 Idle sockets wait in a list (taken and put back atomically, so threads
-share it without a lock); a socket that fails is dropped, never reused.
+share it without a lock); one the server closed meanwhile is dropped before
+use, and one that fails during a call is dropped, never reused.
 
 Only script calls (``Eval``) use it, as with ``queuecore.pipelined``: their
 replies are plain RESP.
@@ -34,6 +35,19 @@ class _Socket:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.reader = hiredis.Reader(encoding="utf-8", errors=ENCODING_ERRORS)
+
+    def usable(self) -> bool:
+        """Still open at the other end: an idle socket the server closed
+        (a restart, CLIENT KILL, its idle timeout) is dropped before use, as
+        nothing was sent on it yet."""
+        try:
+            self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True  # nothing to read: open, as expected
+        except OSError:
+            pass
+        self.sock.close()  # closed, or bytes nobody asked for
+        return False
 
     def call(self, packed: bytes) -> Any:
         self.sock.sendall(packed)
@@ -101,10 +115,14 @@ class DirectClient:
             raise DataError(f"Invalid input: {exc}") from exc
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours
             self._idle, self._pid = [], os.getpid()
-        try:
-            conn = self._idle.pop()
-        except IndexError:
-            conn = self._connect()
+        while True:
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                conn = self._connect()
+                break
+            if conn.usable():
+                break
         reply = self._call(conn, packed)
         self._idle.append(conn)
         if isinstance(reply, hiredis.ReplyError):
