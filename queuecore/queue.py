@@ -137,16 +137,14 @@ class Queue(RateLimits):
 
     def _job_from(self, job_id: str, enc: scripts.EncodedJob, stored: dict[str, Any],
                   data: Any) -> Job:
-        # built from what is in hand (raw without data and opts: nothing to re-parse)
-        job = Job(self, job_id, {
+        job = Job.added(self, job_id, {
             "name": enc.name, "timestamp": str(enc.timestamp), "delay": str(enc.delay),
-            "priority": str(enc.priority)})
-        job.raw.update(data=enc.data, opts=enc.opts)
+            "priority": str(enc.priority), "data": enc.data, "opts": enc.opts},
+            {} if data is None else data, job_options.to_python(stored), enc.timestamp,
+            enc.delay, enc.priority)
         if enc.parent_key:
             job.raw.update(parentKey=enc.parent_key, parent=enc.parent)
             job.parent_key, job.parent = enc.parent_key, json.loads(enc.parent)
-        job.data = {} if data is None else data
-        job.opts = job_options.to_python(stored)
         if enc.dedup:
             # BullMQ's job.deduplicationId; the hash stores it as deid
             job.raw["deid"] = job.deduplication_id = enc.dedup["id"]
