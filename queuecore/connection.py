@@ -243,7 +243,9 @@ class Connection:
             target = self._pipelined_target()
             direct = None
             if target is not None:
-                options = {**self.client_options}
+                # the timeouts the sync client would have (URL, client or options)
+                options = {**(redis.connection.parse_url(self.url) if self.url else self.kwargs),
+                           **self.client_options}
                 direct = DirectClient(**target, timeout=options.get("socket_timeout"),
                                       connect_timeout=options.get("socket_connect_timeout"))
             executor = self._executor = Executor(self.sync_client, direct)

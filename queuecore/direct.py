@@ -40,13 +40,20 @@ class _Socket:
         """Still open at the other end: an idle socket the server closed
         (a restart, CLIENT KILL, its idle timeout) is dropped before use, as
         nothing was sent on it yet."""
+        sock = self.sock
+        timeout = sock.gettimeout()
+        if timeout is not None:  # with a timeout Python waits for data before recv
+            sock.settimeout(0)
         try:
-            self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except BlockingIOError:
             return True  # nothing to read: open, as expected
         except OSError:
             pass
-        self.sock.close()  # closed, or bytes nobody asked for
+        finally:
+            if timeout is not None:
+                sock.settimeout(timeout)
+        sock.close()  # closed, or bytes nobody asked for
         return False
 
     def call(self, packed: bytes) -> Any:

@@ -85,3 +85,16 @@ def test_password_and_database_from_the_url(redis_url: str, r: redis.Redis,
         admin = redis.Redis.from_url(redis_url, password="s3cret")
         admin.config_set("requirepass", "")
         admin.close()
+
+
+def test_with_a_socket_timeout_an_idle_socket_is_checked_without_waiting(
+        redis_url: str, queue_name: str) -> None:
+    import time
+
+    q = Queue(queue_name, Connection(redis_url, socket_timeout=5))
+    q.add("first")
+    started = time.monotonic()
+    q.add("second")  # takes the idle socket: checking it must not wait for the timeout
+    assert time.monotonic() - started < 1
+    assert q.get_job_counts("waiting")["waiting"] == 2
+    q.obliterate(force=True)
