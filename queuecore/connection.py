@@ -1,42 +1,35 @@
-"""Redis connections and the one place that performs I/O.
+"""Redis clients, and the I/O of operations.
 
-Operations are written once, as generators that yield requests (``Call``,
-``Eval``, ``Pipeline``) and receive replies; ``Connection.run`` drives one with
-the sync client and ``Connection.arun`` with the asyncio client. ``twin`` turns
-such a generator method into the sync/async method pair (``add``/``aadd``).
+A ``Connection`` says which server to talk to and makes the clients:
+one sync client, and per event loop one asyncio client, one auto-pipelined
+connection for script calls (``queuecore.pipelined``) and one pubsub
+connection (``Subscriptions``), all shared by the queues and workers that
+use this ``Connection`` in that loop. Operations are run by
+``queuecore.driver``'s executors on these clients (``run`` / ``arun``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
+import logging
 import os
-from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import DataError, NoScriptError, RedisError
-from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
-from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import lua_loader
-from .errors import (
-    REDIS_ERROR_PREFIXES,
-    ConnectionFailedError,
-    InvalidOptionError,
-    OutOfMemoryError,
-    QueueCoreError,
-    ReadOnlyError,
-    RedisCommandError,
-)
+from .direct import DirectClient
+from .driver import AsyncExecutor, Call, Executor, Op, Pipeline, T, mapped, single
+from .errors import InvalidOptionError, QueueCoreError
 from .pipelined import PipelinedClient
-from .text import ENCODING_ERRORS, all_as_bytes, pack_command
+from .text import ENCODING_ERRORS, pack_command
+
+logger = logging.getLogger("queuecore.connection")
 
 ENV_URL = "QUEUECORE_REDIS_URL"
 # Replies are text; bytes that are not UTF-8 (written by hand or by another
@@ -44,39 +37,6 @@ ENV_URL = "QUEUECORE_REDIS_URL"
 # connection, and are written back as the same bytes.
 TEXT_REPLIES = {"decode_responses": True, "encoding_errors": ENCODING_ERRORS}
 
-
-@dataclass(slots=True)
-class Call:
-    """One plain Redis command."""
-
-    args: tuple[Any, ...]
-
-
-@dataclass(slots=True)
-class Eval:
-    """One Lua script call."""
-
-    script: str
-    keys: list[str]
-    args: list[Any]
-
-
-@dataclass(slots=True)
-class Pipeline:
-    """Plain commands sent in one round trip (not a transaction). With
-    ``tolerant``, a command Redis refuses (a key of the wrong type) gives its
-    queuecore error in its place in the replies instead of raising, so one
-    broken key does not hide the other replies."""
-
-    calls: list[Call]
-    tolerant: bool = False
-
-
-Request = Call | Eval | Pipeline
-T = TypeVar("T")
-P = ParamSpec("P")
-S = TypeVar("S")
-Op = Generator[Request, Any, T]
 
 _KWARGS_KEPT = (
     "host", "port", "db", "username", "password", "socket_timeout", "socket_connect_timeout",
@@ -143,9 +103,7 @@ class Connection:
             self.cluster, self.url = connection.cluster, connection.url
             self.kwargs, self.startup_nodes = connection.kwargs, connection.startup_nodes
             self.client_options = {**connection.client_options, **client_options}
-            self._sync = None
-            self._async = {}
-            self._pipelined = {}
+            self._reset()
             return
         if connection is None:
             connection = os.environ.get(ENV_URL) or "redis://localhost:6379"
@@ -166,9 +124,12 @@ class Connection:
                 f"connection must be a Redis URL, a redis-py client or a Connection, "
                 f"not {type(connection).__name__}"
             )
+        self._reset()
+
+    def _reset(self) -> None:
         self._sync: Any = None
-        self._async: dict[int, Any] = {}
-        self._pipelined: dict[int, tuple[asyncio.AbstractEventLoop, PipelinedClient]] = {}
+        self._executor: Executor | None = None
+        self._loops: dict[int, _LoopClients] = {}
 
     # -- clients -----------------------------------------------------------------
 
@@ -205,16 +166,40 @@ class Connection:
             self._sync = self.new_sync_client()
         return self._sync
 
+    def _loop_clients(self) -> _LoopClients:
+        # asyncio clients belong to the loop they were made in: one set per loop
+        loop = asyncio.get_running_loop()
+        entry = self._loops.get(id(loop))
+        if entry is None or entry.loop is not loop:
+            target = self._pipelined_target()
+            client = self.new_async_client()
+            pipelined = PipelinedClient(**target) if target is not None else None
+            entry = _LoopClients(loop, AsyncExecutor(client, pipelined),
+                                 Subscriptions(self) if not self.cluster else None)
+            self._loops = {k: v for k, v in self._loops.items() if not v.loop.is_closed()}
+            self._loops[id(loop)] = entry
+        return entry
+
     @property
     def async_client(self) -> Any:
-        # asyncio clients belong to the loop they were made in: one per loop
-        loop = asyncio.get_running_loop()
-        entry = self._async.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            entry = (loop, self.new_async_client())
-            self._async = {k: v for k, v in self._async.items() if not v[0].is_closed()}
-            self._async[id(loop)] = entry
-        return entry[1]
+        """This loop's asyncio client (pooled) for plain commands."""
+        return self._loop_clients().executor.client
+
+    @property
+    def pipelined_client(self) -> PipelinedClient | None:
+        """This loop's auto-pipelined connection for script calls (None where
+        it does not apply: TLS, unix sockets, clusters)."""
+        return self._loop_clients().executor.pipelined
+
+    @property
+    def async_executor(self) -> AsyncExecutor:
+        """Runs requests on this loop's shared clients."""
+        return self._loop_clients().executor
+
+    @property
+    def subscriptions(self) -> Subscriptions | None:
+        """This loop's shared pubsub connection (None on a cluster)."""
+        return self._loop_clients().subscriptions
 
     def _pipelined_target(self) -> dict[str, Any] | None:
         """Where an auto-pipelined connection may go: plain TCP, no cluster."""
@@ -234,202 +219,164 @@ class Connection:
                 "db": int(params.get("db") or 0), "username": params.get("username"),
                 "password": params.get("password")}
 
-    @property
-    def pipelined_client(self) -> PipelinedClient | None:
-        """This loop's auto-pipelined connection for script calls (None where
-        it does not apply: TLS, unix sockets, clusters)."""
-        loop = asyncio.get_running_loop()
-        entry = self._pipelined.get(id(loop))
-        if entry is None or entry[0] is not loop:
-            target = self._pipelined_target()
-            if target is None:
-                return None
-            entry = (loop, PipelinedClient(**target))
-            self._pipelined = {k: v for k, v in self._pipelined.items() if not v[0].is_closed()}
-            self._pipelined[id(loop)] = entry
-        return entry[1]
-
     def close(self) -> None:
+        if self._executor is not None and self._executor.direct is not None:
+            self._executor.direct.close()
+        self._executor = None
         if self._sync is not None:
             self._sync.close()
             self._sync = None
 
     async def aclose(self) -> None:
+        """Close the sync client and this loop's clients."""
         self.close()
-        loop = asyncio.get_running_loop()
-        entry = self._async.pop(id(loop), None)
+        entry = self._loops.pop(id(asyncio.get_running_loop()), None)
         if entry is not None:
-            await entry[1].aclose()
-        pipelined = self._pipelined.pop(id(loop), None)
-        if pipelined is not None:
-            await pipelined[1].aclose()
+            await entry.aclose()
 
     # -- running operations ----------------------------------------------------
 
     def run(self, op: Op[T]) -> T:
         """Drive an operation with the sync client."""
-        client = self.sync_client
-        try:
-            request = next(op)
-            while True:
-                request = op.send(self._execute(client, request))
-        except StopIteration as stop:
-            return stop.value
+        executor = self._executor
+        if executor is None:
+            target = self._pipelined_target()
+            direct = None
+            if target is not None:
+                # the timeouts the sync client would have (URL, client or options)
+                options = {**(redis.connection.parse_url(self.url) if self.url else self.kwargs),
+                           **self.client_options}
+                direct = DirectClient(**target, timeout=options.get("socket_timeout"),
+                                      connect_timeout=options.get("socket_connect_timeout"))
+            executor = self._executor = Executor(self.sync_client, direct)
+        return executor.run(op)
 
-    async def arun(self, op: Op[T]) -> T:
-        """Drive an operation with the asyncio client."""
-        client = self.async_client
-        pipelined = self.pipelined_client
-        try:
-            request = next(op)
-            while True:
-                request = op.send(await self._aexecute(client, request, pipelined))
-        except StopIteration as stop:
-            return stop.value
+    async def arun(self, op: Op[T], executor: AsyncExecutor | None = None) -> T:
+        """Drive an operation with this loop's clients, or with ``executor``
+        (for instance one on a worker's blocking connection)."""
+        if executor is None:
+            executor = self._loop_clients().executor
+        return await executor.run(op)
 
     def execute(self, *args: Any) -> Any:
         """One plain command with the sync client (for code outside operations)."""
-        return self.run(_single(Call(args)))
+        return self.run(single(Call(args)))
 
     def execute_many(self, calls: list[Call]) -> list[Any]:
         """Plain commands in one round trip with the sync client."""
-        return self.run(_single(Pipeline(calls))) if calls else []
+        return self.run(single(Pipeline(calls))) if calls else []
 
-    def _execute(self, client: Any, request: Request) -> Any:
+
+class _LoopClients:
+    """One event loop's clients of a ``Connection``."""
+
+    __slots__ = ("executor", "loop", "subscriptions")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, executor: AsyncExecutor,
+                 subscriptions: Subscriptions | None) -> None:
+        self.loop, self.executor, self.subscriptions = loop, executor, subscriptions
+
+    async def aclose(self) -> None:
+        if self.subscriptions is not None:
+            await self.subscriptions.aclose()
+        await self.executor.client.aclose()
+        if self.executor.pipelined is not None:
+            await self.executor.pipelined.aclose()
+
+
+Handler = Callable[[str], None]
+
+
+class Subscriptions:
+    """Pub/sub channels heard on one connection, shared by the workers of a
+    ``Connection`` in one loop (each worker listens for its queue's cancel
+    requests). The connection is opened with the first channel and closed
+    with the last; once lost it is made again after a second, and every
+    channel's ``on_subscribed`` runs after each (re)subscription so that
+    what was published meanwhile can be looked up."""
+
+    RETRY_S = 1.0
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._channels: dict[str, list[tuple[Handler, Callable[[], Awaitable[None]]]]] = {}
+        self._pubsub: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._live = False  # subscribed to every channel in _channels
+
+    async def subscribe(self, channel: str, on_message: Handler,
+                        on_subscribed: Callable[[], Awaitable[None]]) -> None:
+        """Call ``on_message(data)`` for each message on ``channel``."""
+        first = channel not in self._channels
+        self._channels.setdefault(channel, []).append((on_message, on_subscribed))
+        if self._task is None or self._task.done():
+            self._live = False
+            self._task = asyncio.ensure_future(self._listen())
+        elif self._live:
+            if first:
+                try:
+                    with mapped("SUBSCRIBE"):
+                        await self._pubsub.subscribe(channel)
+                except QueueCoreError as exc:  # the listener reconnects and subscribes
+                    logger.debug("subscribing to %s failed: %s", channel, exc)
+                    return
+            await _quietly(on_subscribed)
+
+    async def unsubscribe(self, channel: str, on_message: Handler) -> None:
+        handlers = self._channels.get(channel, [])
+        handlers[:] = [h for h in handlers if h[0] is not on_message]
+        if handlers:
+            return
+        self._channels.pop(channel, None)
+        if not self._channels:
+            await self.aclose()
+        elif self._live:
+            with contextlib.suppress(QueueCoreError), mapped("UNSUBSCRIBE"):
+                await self._pubsub.unsubscribe(channel)
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        self._live = False
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _listen(self) -> None:
+        client = self._connection.new_async_client(socket_timeout=None)
         try:
-            if isinstance(request, Eval):
-                return _eval(client.execute_command, request)
-            if isinstance(request, Call):
-                return client.execute_command(*request.args)
-            pipe = client.pipeline(transaction=False)
-            for call in request.calls:
-                pipe.execute_command(*call.args)
-            return _replies(request, pipe.execute(raise_on_error=not request.tolerant))
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
-        except UnicodeEncodeError as exc:  # hiredis packs text strictly, before sending
-            return self._execute(client, _as_bytes(request, exc))
-        except RedisError as exc:
-            raise redis_error(exc, request) from exc
-
-    async def _aexecute(self, client: Any, request: Request,
-                        pipelined: PipelinedClient | None = None) -> Any:
-        try:
-            if isinstance(request, Eval):
-                send = pipelined.execute if pipelined is not None else client.execute_command
-                return await _aeval(send, request)
-            if isinstance(request, Call):
-                return await client.execute_command(*request.args)
-            pipe = client.pipeline(transaction=False)
-            for call in request.calls:
-                pipe.execute_command(*call.args)
-            return _replies(request, await pipe.execute(raise_on_error=not request.tolerant))
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise ConnectionFailedError(f"Redis is unreachable: {exc}") from exc
-        except UnicodeEncodeError as exc:
-            return await self._aexecute(client, _as_bytes(request, exc), pipelined)
-        except RedisError as exc:
-            raise redis_error(exc, request) from exc
+            while self._channels:
+                self._pubsub = pubsub = client.pubsub(ignore_subscribe_messages=True)
+                try:
+                    with mapped("SUBSCRIBE"):
+                        done: set[str] = set()
+                        while missing := [c for c in self._channels if c not in done]:
+                            await pubsub.subscribe(*missing)
+                            done.update(missing)
+                        self._live = True
+                        for handlers in list(self._channels.values()):
+                            for _, on_subscribed in list(handlers):
+                                await _quietly(on_subscribed)
+                        while True:
+                            message = await pubsub.get_message(timeout=None)
+                            if message is None:
+                                continue
+                            for on_message, _ in list(self._channels.get(message["channel"],
+                                                                         ())):
+                                on_message(message["data"])
+                except QueueCoreError as exc:
+                    logger.debug("pubsub connection lost (%s); subscribing again", exc)
+                    self._live = False
+                    await asyncio.sleep(self.RETRY_S)
+                finally:
+                    self._live = False
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+        finally:
+            await client.aclose()
 
 
-def queuecore_error(exc: BaseException) -> BaseException:
-    """The queuecore error for one that redis-py (or the socket) raised outside
-    an operation, such as a worker's blocking wait: what the driver raises."""
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
-        error: BaseException = ConnectionFailedError(f"Redis is unreachable: {exc}")
-    elif isinstance(exc, RedisError):
-        error = redis_error(exc, Call(("a command",)))
-    else:
-        return exc
-    error.__cause__ = exc
-    return error
-
-
-def _as_bytes(request: Request, refused: UnicodeEncodeError) -> Request:
-    """The request with its text as bytes: a name or id read with a byte that
-    was not UTF-8 (a lone surrogate) goes back to Redis as that byte. Text
-    that stands for no bytes (a lone U+D800) is refused before sending."""
+async def _quietly(callback: Callable[[], Awaitable[None]]) -> None:
     try:
-        if isinstance(request, Eval):
-            return Eval(request.script, list(all_as_bytes(request.keys)),
-                        list(all_as_bytes(request.args)))
-        if isinstance(request, Call):
-            return Call(all_as_bytes(request.args))
-        return Pipeline([Call(all_as_bytes(call.args)) for call in request.calls],
-                        request.tolerant)
-    except UnicodeEncodeError:
-        raise redis_error(refused, request) from refused
-
-
-def _replies(request: Pipeline, replies: list[Any]) -> list[Any]:
-    """A tolerant pipeline's replies with each refusal as its queuecore error."""
-    if not request.tolerant:
-        return replies
-    return [redis_error(reply, call) if isinstance(reply, RedisError) else reply
-            for call, reply in zip(request.calls, replies, strict=True)]
-
-
-def describe(request: Request) -> str:
-    """A request as error messages name it."""
-    if isinstance(request, Eval):
-        return f"script {request.script}"
-    if isinstance(request, Call):
-        return str(request.args[0])
-    return f"pipeline ({', '.join(sorted({str(c.args[0]) for c in request.calls}))})"
-
-
-def redis_error(exc: Exception, request: Request) -> QueueCoreError:
-    """The queuecore error for what redis-py raised (its class, or the first
-    word of Redis's reply: WRONGTYPE, OOM, READONLY), naming the request."""
-    what = describe(request)
-    if isinstance(exc, UnicodeEncodeError | DataError):  # refused before sending
-        return InvalidOptionError(f"{what}: an argument cannot be sent to Redis: {exc}")
-    text = str(exc)
-    # redis-py strips the word of the errors it has classes for
-    if isinstance(exc, RedisOutOfMemoryError):
-        cls, text = OutOfMemoryError, f"OOM {text}"
-    elif isinstance(exc, RedisReadOnlyError):
-        cls, text = ReadOnlyError, f"READONLY {text}"
-    else:  # in a pipeline: "Command # 1 (...) of pipeline caused error: [('] WRONGTYPE ..."
-        word = text.rpartition("caused error: ")[2].lstrip("('\"").partition(" ")[0]
-        cls = REDIS_ERROR_PREFIXES.get(word, RedisCommandError)
-    return cls(f"Redis refused {what}: {text}", what)
-
-
-def _single(request: Request) -> Op[Any]:
-    return (yield request)
-
-
-def _eval(send: Callable[..., Any], request: Eval) -> Any:
-    """EVALSHA, and EVAL when the server does not have the script (yet)."""
-    script = lua_loader.load(request.script)
-    n = len(request.keys)
-    try:
-        return send("EVALSHA", script.sha, n, *request.keys, *request.args)
-    except NoScriptError:
-        return send("EVAL", script.source, n, *request.keys, *request.args)
-
-
-async def _aeval(send: Callable[..., Awaitable[Any]], request: Eval) -> Any:
-    script = lua_loader.load(request.script)
-    n = len(request.keys)
-    try:
-        return await send("EVALSHA", script.sha, n, *request.keys, *request.args)
-    except NoScriptError:
-        return await send("EVAL", script.source, n, *request.keys, *request.args)
-
-
-def twin(
-    op: Callable[Concatenate[S, P], Op[T]],
-) -> tuple[Callable[Concatenate[S, P], T], Callable[Concatenate[S, P], Awaitable[T]]]:
-    """The sync and async methods of one operation; ``self.connection`` runs it."""
-
-    @functools.wraps(op)
-    def sync(self: Any, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self.connection.run(op(self, *args, **kwargs))
-
-    @functools.wraps(op)
-    async def asynchronous(self: Any, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self.connection.arun(op(self, *args, **kwargs))
-
-    return sync, asynchronous
+        await callback()
+    except Exception as exc:  # a lookup that fails now is made again on the next renewal
+        logger.debug("after subscribing: %s", exc)

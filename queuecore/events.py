@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from .clients import worker_client_name
-from .connection import Call, Connection, Op
+from .connection import Connection
+from .driver import Call, Op
 from .errors import ConnectionFailedError, QueueCoreError
 from .keys import QueueKeys
 from .queue import decode_event

@@ -17,7 +17,8 @@ from typing import Any
 
 from . import options as job_options
 from . import scripts
-from .connection import Call, Connection, Op, Pipeline, twin
+from .connection import Connection
+from .driver import Call, Op, Pipeline, twin
 from .errors import InvalidOptionError
 from .job import Job
 from .keys import CHILD_KEYS

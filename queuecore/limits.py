@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import scripts
-from .connection import Call, Op, twin
+from .driver import Call, Op, twin
 from .errors import InvalidOptionError
 from .keys import QueueKeys
 

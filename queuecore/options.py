@@ -284,12 +284,16 @@ def to_python(opts: dict[str, Any]) -> dict[str, Any]:
     return python
 
 
+# json.dumps with options builds an encoder per call: one, made once
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode_json(value: Any, what: str, foreign_bytes: bool = False) -> str:
     """Compact JSON, refusing anything JSON cannot hold (NaN, sets, objects...).
     ``foreign_bytes`` lets lone surrogates through: text that was read from
     Redis (a stored trace) and goes back as the bytes it came as."""
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(value)
     except RecursionError:  # deeper than Python's recursion limit (about 1,000 levels)
         raise SerializationError(f"{what} is nested too deeply to be encoded as JSON") from None
     except (TypeError, ValueError) as exc:

@@ -17,7 +17,8 @@ from typing import Any
 
 from . import discovery, reads
 from .clients import WorkerInfo, find_workers
-from .connection import Call, Connection, Op, Pipeline, twin
+from .connection import Connection
+from .driver import Call, Op, Pipeline, twin
 from .job import now_ms
 from .reads import QueueSummary
 

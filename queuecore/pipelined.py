@@ -27,7 +27,7 @@ from .text import ENCODING_ERRORS, pack_command
 CONNECT_TIMEOUT_S = 10.0
 
 
-def _error(reply: hiredis.ReplyError) -> Exception:
+def reply_error(reply: hiredis.ReplyError) -> Exception:
     message = str(reply)
     if message.startswith("NOSCRIPT"):
         return NoScriptError(message)
@@ -54,7 +54,7 @@ class _Protocol(asyncio.Protocol):
             if future.done():  # its caller gave up: the reply is dropped, in order
                 continue
             if isinstance(reply, hiredis.ReplyError):
-                future.set_exception(_error(reply))
+                future.set_exception(reply_error(reply))
             else:
                 future.set_result(reply)
 

@@ -11,7 +11,8 @@ from . import options as job_options
 from .clients import find_workers
 from .clients import worker_client_name as worker_client_name  # where worker.py imports it
 from .codes import Obliterated, ReplyCode
-from .connection import Call, Connection, Op, Pipeline, twin
+from .connection import Connection
+from .driver import Call, Op, Pipeline, twin
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
 from .keys import STATE_SUFFIXES, QueueKeys, count_command
@@ -100,16 +101,14 @@ class Queue(RateLimits):
 
     def _job_from(self, job_id: str, enc: scripts.EncodedJob, stored: dict[str, Any],
                   data: Any) -> Job:
-        # built from what is in hand (raw without data and opts: nothing to re-parse)
-        job = Job(self, job_id, {
+        job = Job._added(self, job_id, {
             "name": enc.name, "timestamp": str(enc.timestamp), "delay": str(enc.delay),
-            "priority": str(enc.priority)})
-        job.raw.update(data=enc.data, opts=enc.opts)
+            "priority": str(enc.priority), "data": enc.data, "opts": enc.opts},
+            {} if data is None else data, job_options.to_python(stored), enc.timestamp,
+            enc.delay, enc.priority)
         if enc.parent_key:
             job.raw.update(parentKey=enc.parent_key, parent=enc.parent)
             job.parent_key, job.parent = enc.parent_key, json.loads(enc.parent)
-        job.data = {} if data is None else data
-        job.opts = job_options.to_python(stored)
         if enc.dedup:
             # BullMQ's job.deduplicationId; the hash stores it as deid
             job.raw["deid"] = job.deduplication_id = enc.dedup["id"]

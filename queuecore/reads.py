@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import schedulers, scripts
 from .clients import find_workers
-from .connection import Call, Op, Pipeline
 from .cron import previous_run
+from .driver import Call, Op, Pipeline
 from .errors import InvalidOptionError, QueueCoreError
 from .job import Job, now_ms
 from .keys import (

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import cron, scripts
 from . import options as job_options
 from .codes import ReplyCode
-from .connection import Call, Op, Pipeline
+from .driver import Call, Op, Pipeline
 from .errors import InvalidOptionError, QueueCoreError, ScriptError
 from .job import Job, now_ms
 
@@ -416,14 +415,3 @@ def next_iteration(queue: Queue, job: Job) -> Op[str | None]:
         raise QueueCoreError(LEGACY_ERROR.format(id=scheduler_id))
     return reply if isinstance(reply, str) else None
 
-
-async def schedule_next(call: Callable[[Any], Awaitable[Any]], queue: Queue, job: Job
-                        ) -> str | None:
-    """Run ``next_iteration`` with ``call`` (a worker's own Redis connection)."""
-    op = next_iteration(queue, job)
-    try:
-        request = next(op)
-        while True:
-            request = op.send(await call(request))
-    except StopIteration as stop:
-        return stop.value

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 
-from .connection import Eval
+from .driver import Eval
 from .errors import script_error
 from .keys import QueueKeys, is_list
 from .text import ENCODING_ERRORS

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import scripts
-from .connection import Call, Op, Pipeline
+from .driver import Call, Op, Pipeline
 from .errors import InvalidOptionError
 from .job import Job
 from .keys import count_command

@@ -30,8 +30,9 @@ from redis.exceptions import RedisError
 
 from . import decisions, schedulers, scripts
 from .codes import ReplyCode
-from .connection import Call, Connection, Op, Pipeline, queuecore_error, twin
+from .connection import Connection
 from .decisions import Reaction
+from .driver import AsyncExecutor, Call, Op, Pipeline, Request, queuecore_error, twin
 from .errors import (
     ConnectionFailedError,
     InvalidOptionError,
@@ -184,6 +185,7 @@ class Worker:
                 shutdown_grace, int | float) or shutdown_grace < 0):
             raise InvalidOptionError(f"shutdown_grace must be a number of seconds >= 0 or None, "
                                      f"not {shutdown_grace!r}")
+        self._owns_connection = not isinstance(connection, Connection)
         self.connection = connection if isinstance(connection, Connection) \
             else Connection(connection)
         self.queue = Queue(queue_name, self.connection, prefix=prefix)
@@ -350,18 +352,14 @@ class Worker:
         if not self.is_async:
             self._executor = ThreadPoolExecutor(self.concurrency,
                                                 thread_name_prefix=f"job-{self.queue.name}")
-        # One connection for the worker's own calls, and no socket timeout: on
-        # Python 3.11 redis-py wraps each send in wait_for (a task per call)
-        # when one is set. A hung server is caught by lock expiry elsewhere.
-        self._client = self.connection.new_async_client(single_connection_client=True,
-                                                        socket_timeout=None)
-        # script calls (all of the hot path) go over this loop's auto-pipelined
-        # connection: one write and one read callback per call
-        self._pipelined = self.connection.pipelined_client
-        # blocks up to MAX_BLOCK_S: no socket timeout on this one
+        # The worker's calls go on the clients its Connection shares in this
+        # loop (scripts, all of the hot path, on the auto-pipelined one); only
+        # the blocking wait has a connection of its own, named for get_workers.
+        self._redis = self.connection.async_executor
         self._blocking = self.connection.new_async_client(
             client_name=worker_client_name(self.keys.prefix, self.queue.name, self.name),
-            socket_timeout=None)
+            socket_timeout=None)  # blocks up to MAX_BLOCK_S
+        self._block = AsyncExecutor(self._blocking)
         if self.pool is not None:
             await self.pool.start()
         timers = [asyncio.ensure_future(self._every(self.lock_renew_time / 2000,
@@ -391,7 +389,7 @@ class Worker:
                 if not registered:
                     # Ping so that the registering name is set before the first job;
                     # inside the retry: a worker started before Redis waits for it.
-                    await self._blocking.ping()
+                    await self._block(Call(("PING",)))
                     registered = True
                 if self._lost:
                     await self._recover_lost()
@@ -465,8 +463,8 @@ class Worker:
         if next_delayed:
             timeout = min(max((next_delayed - now_ms()) / 1000, 0), MAX_BLOCK_S)
         while timeout > 0:
-            popped = await self._blocking.bzpopmin(self.keys["marker"],
-                                                   max(timeout, MIN_BLOCK_S))
+            popped = await self._block(Call(("BZPOPMIN", self.keys["marker"],
+                                             max(timeout, MIN_BLOCK_S))))
             if popped is None:
                 return
             # a delay marker ("1") is scored with the due time: wait until then
@@ -493,8 +491,8 @@ class Worker:
 
     # -- Redis calls ------------------------------------------------------------------
 
-    async def _call(self, request: Any) -> Any:
-        return await self.connection._aexecute(self._client, request, self._pipelined)
+    async def _call(self, request: Request) -> Any:
+        return await self._redis(request)
 
     async def _fetch(self, count: int) -> scripts.Fetched:
         start = self._args.token_counter
@@ -584,34 +582,26 @@ class Worker:
     # -- cancellation ----------------------------------------------------------------
 
     async def _listen_cancels(self) -> None:
-        """Hear ``Queue.cancel_job`` for this queue's jobs on pub/sub. A request
-        missed while the subscription was down is found in the job hash, on
-        (re)subscribing and at every lock renewal."""
-        client = self.connection.new_async_client(socket_timeout=None)
-        if not hasattr(client, "pubsub"):  # a cluster client: lock renewals only
-            await client.aclose()
+        """Hear ``Queue.cancel_job`` for this queue's jobs on pub/sub (one
+        subscription per Connection and loop, shared with other workers). A
+        request missed while the subscription was down is found in the job
+        hash, on (re)subscribing and at every lock renewal."""
+        subscriptions = self.connection.subscriptions
+        if subscriptions is None:  # a cluster: lock renewals only
             return
+        channel = self.keys["cancel"]
+        await subscriptions.subscribe(channel, self._on_cancel_request, self._check_cancelled)
         try:
-            while True:
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                try:
-                    await pubsub.subscribe(self.keys["cancel"])
-                    await self._check_cancelled()
-                    async for message in pubsub.listen():
-                        try:
-                            request = json.loads(message["data"])
-                            self._cancel(str(request["jobId"]), str(request.get("reason") or ""))
-                        except (ValueError, KeyError, TypeError):
-                            continue  # not ours: someone else published on the channel
-                except (ConnectionFailedError, RedisError, OSError) as exc:
-                    logger.debug("worker %s: cancel subscription lost (%s); resubscribing",
-                                 self.keys.qualified, exc)
-                    await asyncio.sleep(1.0)
-                finally:
-                    with contextlib.suppress(Exception):
-                        await pubsub.aclose()
+            await asyncio.get_running_loop().create_future()  # until the worker stops
         finally:
-            await client.aclose()
+            await subscriptions.unsubscribe(channel, self._on_cancel_request)
+
+    def _on_cancel_request(self, data: str) -> None:
+        try:
+            request = json.loads(data)
+            self._cancel(str(request["jobId"]), str(request.get("reason") or ""))
+        except (ValueError, KeyError, TypeError):
+            pass  # not ours: someone else published on the channel
 
     async def _check_cancelled(self) -> None:
         jobs = [job for job in self._active.values() if job.cancel_reason is None]
@@ -667,7 +657,7 @@ class Worker:
 
     async def _next_iteration(self, job: Job, fetched: tuple[str, dict[str, str], str]) -> None:
         try:
-            await schedulers.schedule_next(self._call, self.queue, job)
+            await self._redis.run(schedulers.next_iteration(self.queue, job))
         except Exception as exc:
             self._emit("error", QueueCoreError(
                 f"could not add the next iteration of job scheduler {job.scheduler_id!r} "
@@ -840,15 +830,17 @@ class Worker:
                 await self._give_back_active()
                 continue
             await self._wake.wait(left)
-        for client in (self._client, self._blocking):
-            await client.aclose()
-        if self._pipelined is not None:
-            await self._pipelined.aclose()
+        await self._close_clients()
         if self._executor is not None:
             self._executor.shutdown(wait=False)
         if self.pool is not None:
             await self.pool.stop()
         self._emit("closed")
+
+    async def _close_clients(self) -> None:
+        await self._blocking.aclose()
+        if self._owns_connection:  # made from a URL or client: nobody else uses it
+            await self.connection.aclose()
 
     def __enter__(self) -> Worker:
         return self

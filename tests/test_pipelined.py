@@ -11,7 +11,7 @@ import redis
 from redis.exceptions import ResponseError
 
 from queuecore import Connection, ConnectionFailedError, Queue, RedisCommandError
-from queuecore.connection import Eval
+from queuecore.driver import Eval
 
 
 def run(coro: object) -> object:

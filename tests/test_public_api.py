@@ -7,7 +7,8 @@ def test_exported_names_are_the_public_api() -> None:
                "options", "queue", "scripts", "worker", "embedded", "apps", "management",
                "conf", "registry", "sandbox", "discovery", "flow", "limits",
                "cron", "schedulers", "search", "pipelined", "text", "clients", "reads",
-               "overview", "codes", "decisions"}
+               "overview", "codes", "decisions",
+               "driver", "direct"}
     assert public - modules == set(queuecore.__all__)
 
 

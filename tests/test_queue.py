@@ -239,3 +239,16 @@ def test_get_jobs_summary_leaves_out_data(queue: Queue) -> None:
     assert "data" not in job.raw and job.timestamp > 0
     (full,) = queue.get_jobs("waiting")
     assert len(full.data["blob"]) == 100_000
+
+
+def test_the_job_an_add_returns_has_every_attribute_as_read_back(queue: Queue) -> None:
+    from queuecore import Job
+
+    for added in (queue.add("plain", {"a": 1}),
+                  queue.add("opts", None, job_id="custom", priority=3, attempts=2, delay=50)):
+        read = queue.get_job(added.id)
+        assert read is not None
+        for slot in Job.__slots__:
+            if slot in ("raw", "queue"):
+                continue
+            assert getattr(added, slot) == getattr(read, slot), slot

@@ -374,7 +374,7 @@ def test_foreign_queues_are_read_without_errors(redis_url: str, raw_redis: redis
 
 def test_a_tolerant_pipeline_gives_each_refusal_in_its_place(redis_url: str, queue: Queue,
                                                             r: redis.Redis) -> None:
-    from queuecore.connection import Call, Pipeline
+    from queuecore.driver import Call, Pipeline
 
     r.set(queue.keys["failed"], "a string")
     queue.add("j")

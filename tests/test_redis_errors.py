@@ -22,7 +22,7 @@ from queuecore import (
     RedisCommandError,
     WrongTypeError,
 )
-from queuecore.connection import Eval
+from queuecore.driver import Eval
 from queuecore.embedded import EmbeddedRedis
 
 from .snapshots import changes, snapshot

@@ -19,10 +19,11 @@ local rcall = redis.call
 --- @include "add_base_marker_if_needed"
 --- @include "increment_job_counter"
 
-if rcall("EXISTS", KEYS[4]) == 1 then
+-- one command for "checked already?" and "this check now" (every worker of
+-- an idle queue runs this each interval)
+if not rcall("SET", KEYS[4], ARGV[3], "PX", ARGV[4], "NX") then
   return {}
 end
-rcall("SET", KEYS[4], ARGV[3], "PX", ARGV[4])
 local maxEvents = getMaxEvents(KEYS[5])
 rcall("XTRIM", KEYS[7], "MAXLEN", "~", maxEvents)
 

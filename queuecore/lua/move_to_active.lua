@@ -12,10 +12,9 @@
 ]]
 local rcall = redis.call
 --- @include "worker_keys"
---- @include "get_max_events"
 --- @include "add_base_marker_if_needed"
 --- @include "add_job_with_priority"
 --- @include "promote_delayed_jobs"
 --- @include "fetch_next_jobs"
 
-return fetchNextJobs(workerKeys(), workerArgs(), getMaxEvents(KEYS[8]))
+return fetchNextJobs(workerKeys(), workerArgs(), nil)

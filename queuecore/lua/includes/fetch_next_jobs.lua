@@ -1,3 +1,4 @@
+--- @include "get_max_events"
 --- @include "increment_job_counter"
 
 -- Fetch up to `count` jobs for one worker, as BullMQ's moveToActive does one:
@@ -8,13 +9,16 @@
 --    pc, marker). w: worker arguments (prefix, timestamp, count, tokenBase,
 --    tokenStart, lockDuration, limitMax, limitDuration, name).
 -- Returns {rateLimitTtl, nextDelayedDue, jobId1, jobHash1, jobId2, ...}.
+-- maxEvents may be nil: read here with the other meta fields (an idle
+-- worker's fetch is the most frequent call: every command saved counts).
 local function fetchNextJobs(k, w, maxEvents)
-  local meta = rcall("HMGET", k.meta, "paused", "concurrency", "max", "duration")
-  local activeCount = rcall("LLEN", k.active)
+  local meta = rcall("HMGET", k.meta, "paused", "concurrency", "max", "duration",
+    "opts.maxLenEvents")
+  maxEvents = maxEvents or meta[5] or getMaxEvents(k.meta)
   local room = w.count
   local maxed = false
   if meta[2] then
-    room = math.min(room, tonumber(meta[2]) - activeCount)
+    room = math.min(room, tonumber(meta[2]) - rcall("LLEN", k.active))
     maxed = room <= 0
   end
   local pausedOrMaxed = meta[1] ~= false or maxed
