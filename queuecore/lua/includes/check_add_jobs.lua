@@ -54,13 +54,14 @@ end
 
 -- The keys every add to queue `q` touches, and meta's numbers it reads (the
 -- HMGET checks meta's type; active is read only under global concurrency).
--- Keeps opts.maxLenEvents in q.maxEvents, so the add need not read it again.
+-- Keeps opts.maxLenEvents in q.maxEvents and, when meta alone tells,
+-- q.pausedOrMaxed, so the add need not read them again.
 local function checkQueue(q)
   if checkedQueues[q.base] then
     return nil
   end
   checkedQueues[q.base] = true
-  local fields = redis.pcall("HMGET", q.meta, "opts.maxLenEvents", "concurrency")
+  local fields = redis.pcall("HMGET", q.meta, "opts.maxLenEvents", "concurrency", "paused")
   if fields.err then
     return wrongType(q.meta, typeOf(q.meta), "hash")
   end
@@ -71,6 +72,13 @@ local function checkQueue(q)
     return notInteger(q.meta, "field concurrency", fields[2])
   end
   q.maxEvents = fields[1] or nil
+  -- paused, or neither paused nor under global concurrency: the add's marker
+  -- needs no second read of meta (under global concurrency it counts active)
+  if fields[3] then
+    q.pausedOrMaxed = true
+  elseif not fields[2] then
+    q.pausedOrMaxed = false
+  end
   return checkCounter(q.id) or checkType(q.events, "stream") or checkType(q.marker, "zset")
     or (fields[2] and checkType(q.active, "list")) or nil
 end
