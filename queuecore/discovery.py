@@ -10,6 +10,7 @@ import time
 
 from .clients import find_workers
 from .connection import Connection
+from .driver import mapped
 from .keys import EXISTENCE_SUFFIXES
 
 DISCOVERY_TTL_S = 30.0
@@ -29,13 +30,16 @@ def _scan(conn: Connection, prefix: str) -> list[str]:
     EXISTENCE_SUFFIXES (``meta``, ``id``: the pattern matches both)."""
     start = len(prefix) + 1
     names: set[str] = set()
-    for found in conn.sync_client.scan_iter(match=f"{_glob_escape(prefix)}:*:[im][de]*",
-                                            count=5000):
-        for suffix in (":" + s for s in EXISTENCE_SUFFIXES):
-            if found.endswith(suffix):
-                name = found[start:-len(suffix)]
-                if name and ":" not in name:
-                    names.add(name)
+    # redis-py's scan_iter walks every node of a cluster; its errors are mapped
+    # here as the driver maps a request's
+    with mapped("SCAN"):
+        for found in conn.sync_client.scan_iter(match=f"{_glob_escape(prefix)}:*:[im][de]*",
+                                                count=5000):
+            for suffix in (":" + s for s in EXISTENCE_SUFFIXES):
+                if found.endswith(suffix):
+                    name = found[start:-len(suffix)]
+                    if name and ":" not in name:
+                        names.add(name)
     return sorted(names)
 
 

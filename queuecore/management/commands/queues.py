@@ -23,15 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queuecore.conf import configured_queues, load
 from queuecore.connection import Connection
-from queuecore.discovery import count_workers, discover
-from queuecore.errors import ConnectionFailedError, QueueCoreError
+from queuecore.errors import ConnectionFailedError, QueueCoreError, RedisCommandError
 from queuecore.job import Job
+from queuecore.overview import Overview
 from queuecore.queue import CLEANABLE, Queue
 
 # the states of ``list`` and ``show``, in the order a job moves through them
@@ -175,14 +172,12 @@ class Command(BaseCommand):
         handler: Callable[..., None] = getattr(self, f"do_{command}")
         try:
             handler(**options)
-        except (ConnectionFailedError, RedisConnectionError, RedisTimeoutError) as exc:
-            reason = exc.__cause__ if isinstance(exc, ConnectionFailedError) and exc.__cause__ \
-                else exc
+        except ConnectionFailedError as exc:
             raise CommandError(f"Redis at {redacted(self.conn.url)} is unreachable: "
-                               f"{one_line(reason)}") from None
-        except RedisError as exc:
+                               f"{one_line(exc.__cause__ or exc)}") from None
+        except RedisCommandError as exc:  # and its kinds: WRONGTYPE, OOM, READONLY
             raise CommandError(f"Redis at {redacted(self.conn.url)} answered with an error: "
-                               f"{one_line(exc)}") from None
+                               f"{one_line(exc.__cause__ or exc)}") from None
         except QueueCoreError as exc:
             raise CommandError(one_line(exc)) from None
         finally:
@@ -199,7 +194,7 @@ class Command(BaseCommand):
             raise CommandError(one_line(exc)) from None
         if queue.exists():
             return queue
-        known = discover(self.conn, self.prefix)
+        known = Overview(self.conn, self.prefix).discover()
         if name in known:
             return queue
         hint = f"known: {', '.join(known)}" if known else "there are none"
@@ -225,11 +220,13 @@ class Command(BaseCommand):
     # -- reading -------------------------------------------------------------------
 
     def do_list(self, as_json: bool = False, **_: Any) -> None:
-        names = discover(self.conn, self.prefix)
+        overview = Overview(self.conn, self.prefix)
+        names = overview.discover()
         queues = [Queue(name, connection=self.conn, prefix=self.prefix) for name in names]
         counts = [q.get_job_counts(*STATES) for q in queues]
         paused = [q.is_paused() for q in queues]
-        workers = count_workers(self.conn, self.prefix, names) if names else {}
+        found = overview.workers(names) if names else None  # None: CLIENT LIST refused
+        workers = {name: len(rows) for name, rows in (found or {}).items()}
         if as_json:
             self.out(dumps([{"queue": name, "counts": c, "paused": p,
                              "workers": workers.get(name, 0)}
@@ -343,7 +340,7 @@ class Command(BaseCommand):
     # -- probing -------------------------------------------------------------------
 
     def do_health(self, queues: list[str], require_workers: bool, **_: Any) -> None:
-        self.conn.sync_client.ping()
+        self.conn.execute("PING")
         if require_workers:
             names = queues or configured_queues()
             if not names:
@@ -352,7 +349,7 @@ class Command(BaseCommand):
             try:
                 idle = [name for name in names if not Queue(
                     name, connection=self.conn, prefix=self.prefix).get_workers()]
-            except RedisError as exc:  # some hosted Redis forbid CLIENT LIST
+            except RedisCommandError as exc:  # some hosted Redis forbid CLIENT LIST
                 raise CommandError(f"cannot count workers: CLIENT LIST failed: "
                                    f"{one_line(exc)}") from None
             if idle:
