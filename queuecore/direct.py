@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .pipelined import CONNECT_TIMEOUT_S, reply_error
+from .pipelined import CONNECT_TIMEOUT_S, handshake, reply_error
 from .text import ENCODING_ERRORS, pack_command
 
 READ_SIZE = 65536
@@ -91,13 +91,7 @@ class DirectClient:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(self.timeout)
         conn = _Socket(sock)
-        handshake: list[tuple[Any, ...]] = []
-        if self.password is not None:
-            handshake.append(("AUTH", self.username, self.password) if self.username
-                             else ("AUTH", self.password))
-        if self.db:
-            handshake.append(("SELECT", self.db))
-        for command in handshake:
+        for command in handshake(self.username, self.password, self.db):
             reply = self._call(conn, pack_command(command))
             if isinstance(reply, hiredis.ReplyError):
                 sock.close()

@@ -34,6 +34,16 @@ def reply_error(reply: hiredis.ReplyError) -> Exception:
     return ResponseError(message)
 
 
+def handshake(username: str | None, password: str | None, db: int) -> list[tuple[Any, ...]]:
+    """What a new connection sends before its first command: AUTH, SELECT."""
+    commands: list[tuple[Any, ...]] = []
+    if password is not None:
+        commands.append(("AUTH", username, password) if username else ("AUTH", password))
+    if db:
+        commands.append(("SELECT", db))
+    return commands
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = hiredis.Reader(encoding="utf-8", errors=ENCODING_ERRORS)
@@ -85,13 +95,7 @@ class PipelinedClient:
         except (OSError, TimeoutError) as exc:
             raise RedisConnectionError(
                 f"cannot connect to Redis at {self.host}:{self.port}: {exc}") from exc
-        handshake = []
-        if self.password is not None:
-            handshake.append(("AUTH", self.username, self.password) if self.username
-                             else ("AUTH", self.password))
-        if self.db:
-            handshake.append(("SELECT", self.db))
-        for command in handshake:
+        for command in handshake(self.username, self.password, self.db):
             await self._send(protocol, command)
         return protocol
 

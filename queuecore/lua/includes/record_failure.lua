@@ -1,10 +1,18 @@
--- A failed attempt's reason (and stack trace, if any) on the job hash: the
--- first write of fail, retry and delay, before the job leaves active (as
--- BullMQ saves the stack trace before its moveToFinished / retryJob).
-local function recordFailure(jobKey, reason, stacktrace)
+--- @include "increment_job_counter"
+
+-- The start shared by fail, retry and delay: the attempt's reason (and stack
+-- trace, if any) on the job hash first (as BullMQ saves the stack trace before
+-- its moveToFinished / retryJob), then the job leaves active and its attempt
+-- is counted. Returns the attempts made, or nil when the job was not active
+-- (the transition has nothing more to do).
+local function recordFailure(k, jobId, jobKey, reason, stacktrace)
   if stacktrace ~= "" then
     rcall("HSET", jobKey, "failedReason", reason, "stacktrace", stacktrace)
   else
     rcall("HSET", jobKey, "failedReason", reason)
   end
+  if rcall("LREM", k.active, -1, jobId) == 0 then
+    return nil
+  end
+  return incrementJobCounter(jobKey, "atm")
 end

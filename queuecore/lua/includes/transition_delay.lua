@@ -1,17 +1,14 @@
 --- @include "reply_codes"
 --- @include "record_failure"
---- @include "increment_job_counter"
 --- @include "get_delayed_score"
 --- @include "add_delay_marker_if_needed"
 
 -- delay: the attempt raised, attempts remain and the backoff gives `delay`
 -- ms; the job waits in delayed until then (BullMQ's moveToDelayed).
 local function delayJob(k, w, s, jobId, jobKey, reason, stacktrace, delay)
-  recordFailure(jobKey, reason, stacktrace)
-  if rcall("LREM", k.active, -1, jobId) == 0 then  -- not active: nothing to do
+  if not recordFailure(k, jobId, jobKey, reason, stacktrace) then  -- not active
     return Code.NOT_IN_STATE
   end
-  incrementJobCounter(jobKey, "atm")
   rcall("HDEL", jobKey, "cancelled")  -- a cancellation ends with the attempt it hit
   local score, due = getDelayedScore(k.delayed, s.now, delay)
   rcall("HSET", jobKey, "delay", delay)

@@ -1,6 +1,5 @@
 --- @include "reply_codes"
 --- @include "record_failure"
---- @include "increment_job_counter"
 --- @include "add_job_with_priority"
 --- @include "is_paused_or_maxed"
 --- @include "add_base_marker_if_needed"
@@ -9,11 +8,9 @@
 -- goes back to wait at once (BullMQ's retryJob): its priority's place, else
 -- the front (lifo) or the back of wait.
 local function retryJob(k, w, s, jobId, jobKey, reason, stacktrace, lifo)
-  recordFailure(jobKey, reason, stacktrace)
-  if rcall("LREM", k.active, -1, jobId) == 0 then  -- not active: nothing to do
+  if not recordFailure(k, jobId, jobKey, reason, stacktrace) then  -- not active
     return Code.NOT_IN_STATE
   end
-  incrementJobCounter(jobKey, "atm")
   rcall("HDEL", jobKey, "cancelled")  -- a cancellation ends with the attempt it hit
   local priority = tonumber(rcall("HGET", jobKey, "priority")) or 0
   if priority > 0 then
