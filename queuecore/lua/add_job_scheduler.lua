@@ -55,12 +55,20 @@ end
 -- prioritized or waiting); every check comes before the first write, so a
 -- refused upsert leaves the scheduler and its pending iteration as they were.
 local pendingId = prevMillis and ("repeat:" .. schedulerId .. ":" .. prevMillis)
-local replacing = false
+-- pendingIn: the state list holding it (searched once, removed from later)
+local pendingIn = nil
 if pendingId and rcall("EXISTS", prefix .. pendingId) == 1 then
-  replacing = rcall("ZSCORE", q.delayed, pendingId) or rcall("ZSCORE", q.prioritized, pendingId)
-    or rcall("LPOS", q.wait, pendingId) or rcall("LPOS", prefix .. "paused", pendingId)
-  replacing = replacing and true or false
+  if rcall("ZSCORE", q.delayed, pendingId) then
+    pendingIn = "delayed"
+  elseif rcall("ZSCORE", q.prioritized, pendingId) then
+    pendingIn = "prioritized"
+  elseif rcall("LPOS", q.wait, pendingId) then
+    pendingIn = "wait"
+  elseif rcall("LPOS", prefix .. "paused", pendingId) then
+    pendingIn = "paused"
+  end
 end
+local replacing = pendingIn ~= nil
 if replacing then
   if every and not everyChanged then
     nextMillis = prevMillis
@@ -80,19 +88,25 @@ if taken(nextMillis) then
   if not every then
     return Code.SCHEDULER_ITERATION_EXISTS
   end
-  local scanned = 0
+  local scanned, free = 0, false
   repeat
     nextMillis = nextMillis + every
     scanned = scanned + 1
-  until not taken(nextMillis) or scanned >= 32
-  if taken(nextMillis) then
+    free = not taken(nextMillis)
+  until free or scanned >= 32
+  if not free then
     return Code.SCHEDULER_SLOTS_BUSY
   end
 end
 
 if replacing then
-  if rcall("ZREM", q.delayed, pendingId) == 0 and rcall("ZREM", q.prioritized, pendingId) == 0
-      and rcall("LREM", q.wait, 1, pendingId) == 0 then
+  if pendingIn == "delayed" then
+    rcall("ZREM", q.delayed, pendingId)
+  elseif pendingIn == "prioritized" then
+    rcall("ZREM", q.prioritized, pendingId)
+  elseif pendingIn == "wait" then
+    rcall("LREM", q.wait, 1, pendingId)
+  else
     rcall("LREM", prefix .. "paused", 1, pendingId)
   end
   removeJobAndLinks(prefix, pendingId, prefix .. pendingId)

@@ -23,7 +23,7 @@ if rcall("EXISTS", jobKey) == 0 then
   return Code.JOB_NOT_FOUND
 end
 local code = releaseLock(jobKey, jobId, ARGV[2], KEYS[5])
-if code ~= 0 then
+if code ~= Code.OK then
   return code
 end
 if rcall("LREM", KEYS[1], 1, jobId) == 0 then

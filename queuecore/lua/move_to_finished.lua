@@ -78,7 +78,8 @@ for _, o in ipairs(outcomes) do
   end
   if (code == Code.JOB_NOT_FOUND or code == Code.LOCK_MISSING or code == Code.LOCK_MISMATCH)
       and #fetched == 3
-      and alreadyFinished(jobKey, jobId, transition, keepCount, fetched, k.active) then
+      and alreadyFinished(jobKey, jobId, transition, keepCount, fetched, k.active,
+        code ~= Code.JOB_NOT_FOUND) then
     code = Code.ALREADY_APPLIED
   end
   if code == Code.OK then

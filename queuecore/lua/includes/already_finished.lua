@@ -6,9 +6,11 @@
 -- way out of active (a stall recovery) counts a stall. The job may have been
 -- started again since (a retry fetched by any worker). A give back counts
 -- nothing, so the job must have left active or been started again.
--- fetched: {atm, ats, stc} as the worker read them.
-local function alreadyFinished(jobKey, jobId, transition, keepCount, fetched, activeKey)
-  if rcall("EXISTS", jobKey) == 0 then
+-- fetched: {atm, ats, stc} as the worker read them; exists: whether the job
+-- hash exists (the caller has just checked it).
+local function alreadyFinished(jobKey, jobId, transition, keepCount, fetched, activeKey,
+                               exists)
+  if not exists then
     -- removed on finishing (retention 0)
     return (transition == "complete" or transition == "fail") and keepCount == 0
   end

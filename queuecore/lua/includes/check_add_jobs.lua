@@ -1,3 +1,4 @@
+--- @include "reply_codes"
 --- @include "queue_keys"
 
 -- What add_job checks before it writes anything: a script that fails half-way
@@ -17,8 +18,10 @@ local function notInteger(key, what, value)
     .. "', not an integer (written by another client?); nothing was added")
 end
 
--- Key types (TYPE replies) found so far, and the queues already checked.
+-- Key types (TYPE replies) found so far, the counters found good and the
+-- queues already checked (all checks run before any write).
 local checkedTypes = {}
+local checkedCounters = {}
 local checkedQueues = {}
 
 local function typeOf(key)
@@ -40,8 +43,12 @@ local function checkType(key, wanted)
 end
 
 -- A counter that INCR must be able to increment (within 2^53, as Lua reads
--- it). The GET checks the type too.
+-- it). The GET checks the type too. A bad one ends the batch, so only good
+-- ones are remembered.
 local function checkCounter(key)
+  if checkedCounters[key] then
+    return nil
+  end
   local value = redis.pcall("GET", key)
   if type(value) == "table" and value.err then
     return wrongType(key, typeOf(key), "string")
@@ -49,6 +56,7 @@ local function checkCounter(key)
   if value and (not string.match(value, "^%-?%d+$") or #value > 15) then
     return notInteger(key, "value", value)
   end
+  checkedCounters[key] = true
   return nil
 end
 
@@ -100,7 +108,7 @@ local function checkParent(j, planned)
   if planned[j.pk] == nil then
     local found = typeOf(j.pk)
     if found == "none" then
-      return nil, -5
+      return nil, Code.PARENT_NOT_FOUND
     elseif found ~= "hash" then
       return wrongType(j.pk, found, "hash (a job)")
     end
@@ -112,7 +120,7 @@ local function checkParent(j, planned)
 end
 
 -- A custom id that exists already (or earlier in the batch) may join a flow
--- only when it has no other live parent (-7).
+-- only when it has no other live parent (Code.PARENT_ALREADY_SET).
 local function checkCustomId(q, j, planned)
   local jobKey = q.base .. j.id
   local oldParent = planned[jobKey]
@@ -128,15 +136,15 @@ local function checkCustomId(q, j, planned)
   end
   if j.pk and oldParent and oldParent ~= j.pk
       and (planned[oldParent] ~= nil or rcall("EXISTS", oldParent) == 1) then
-    return nil, -7
+    return nil, Code.PARENT_ALREADY_SET
   end
   planned[jobKey] = (j.pk or oldParent) or false
   return nil, nil
 end
 
 -- Returns nil when the batch can be added; else an error reply, or the
--- 1-based index of the refused job and its code (-5 parent missing, -7 has
--- another parent). Fills `queues` (index into bases -> queueKeys, checked)
+-- 1-based index of the refused job and its code (Code.PARENT_NOT_FOUND,
+-- Code.PARENT_ALREADY_SET: it has another parent). Fills `queues` (index into bases -> queueKeys, checked)
 -- for the add to use.
 local function checkAddJobs(jobs, bases, queues)
   local planned = {}  -- job keys the batch creates or links -> their parent key or false

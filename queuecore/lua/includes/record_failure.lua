@@ -1,4 +1,4 @@
---- @include "increment_job_counter"
+--- @include "leave_active"
 
 -- The start shared by fail, retry and delay: the attempt's reason (and stack
 -- trace, if any) on the job hash first (as BullMQ saves the stack trace before
@@ -11,8 +11,5 @@ local function recordFailure(k, jobId, jobKey, reason, stacktrace)
   else
     rcall("HSET", jobKey, "failedReason", reason)
   end
-  if rcall("LREM", k.active, -1, jobId) == 0 then
-    return nil
-  end
-  return incrementJobCounter(jobKey, "atm")
+  return leaveActive(k, jobId, jobKey, true)
 end

@@ -1,5 +1,5 @@
 --- @include "reply_codes"
---- @include "increment_job_counter"
+--- @include "leave_active"
 --- @include "finish_job"
 
 -- complete: the attempt returned; the job goes to completed (or is removed,
@@ -16,10 +16,9 @@ local function completeRefused(jobKey)
 end
 
 local function completeJob(k, w, s, jobId, jobKey, returnValue, keepCount, keepAge)
-  if rcall("LREM", k.active, -1, jobId) == 0 then  -- not active: nothing to do
+  if not leaveActive(k, jobId, jobKey, true) then  -- not active: nothing to do
     return Code.NOT_IN_STATE
   end
-  incrementJobCounter(jobKey, "atm")
   finishJob(k, w, s, jobId, jobKey, "completed", returnValue, keepCount, keepAge)
   return Code.OK
 end

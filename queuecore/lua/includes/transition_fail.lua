@@ -12,7 +12,9 @@ local function failJob(k, w, s, jobId, jobKey, reason, stacktrace, keepCount, ke
   if not attemptsMade then  -- not active: nothing to do
     return Code.NOT_IN_STATE
   end
-  rcall("HDEL", jobKey, "defa")  -- a deferred failure has happened now
+  if keepCount ~= 0 then  -- kept: a deferred failure has happened now (0: deleted anyway)
+    rcall("HDEL", jobKey, "defa")
+  end
   finishJob(k, w, s, jobId, jobKey, "failed", reason, keepCount, keepAge)
   if attemptsMade >= attempts then
     rcall("XADD", k.events, "MAXLEN", "~", s.maxEvents, "*", "event", "retries-exhausted",
