@@ -123,8 +123,7 @@ class Hub:
                                            client_name=FOLLOWER_NAME)
         for name in self.follower.watched - wanted:
             self.follower.unwatch(name)
-        for name in wanted - self.follower.watched:
-            await self.follower.awatch(name)
+        await self.follower.awatch(*sorted(wanted - self.follower.watched))
         if self.follower_task is None:  # started watching: its first read follows them all
             self.follower_task = asyncio.ensure_future(self._follow(self.follower))
 

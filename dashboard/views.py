@@ -46,7 +46,6 @@ from .queues import (
     get_queue,
     remember_queue,
     server_info,
-    summarize,
     visible_queues,
 )
 from .rendering import not_found as render_not_found
@@ -197,8 +196,7 @@ def workers_page(request: HttpRequest) -> HttpResponse:
     waiting that nobody runs."""
     conf = dashboard_settings()
     names = visible(request.user, visible_queues(conf))
-    summaries = summarize(conf, names)
-    found = workers_mod.live_workers(conf, names)
+    summaries, found = workers_mod.summaries_and_workers(conf, names)
     groups = [(s, (found or {}).get(s.name, [])) for s in summaries]
     return render(request, "dashboard/workers.html", {
         "groups": groups, "listing_refused": found is None, "conf": conf,

@@ -1,7 +1,8 @@
 """The workers page's rows: every live worker connection of the visible
-queues, as queuecore's ``Overview.workers`` reads them from one CLIENT LIST
-(Node BullMQ, Python bullmq and queuecore name their worker connections so
-that they can be told apart), with times for display."""
+queues, read with their summaries from one CLIENT LIST by
+``Overview.summaries_and_workers`` (Node BullMQ, Python bullmq and queuecore
+name their worker connections so that they can be told apart), with times for
+display."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from queuecore import WorkerInfo
+from queuecore import QueueSummary, WorkerInfo
 
 from .conf import DashboardSettings
 from .presenters import when
@@ -36,9 +37,11 @@ class WorkerRow:
         return None if seen is None else max(0, (int(time.time() * 1000) - seen) // 1000)
 
 
-def live_workers(conf: DashboardSettings, names: list[str]) -> dict[str, list[WorkerRow]] | None:
-    """Workers per queue; None when the server refuses CLIENT LIST."""
-    found = overview(conf).workers(names)
+def summaries_and_workers(conf: DashboardSettings, names: list[str]
+                          ) -> tuple[list[QueueSummary], dict[str, list[WorkerRow]] | None]:
+    """Each queue's summary and its workers, from one CLIENT LIST; the workers
+    are None when the server refuses CLIENT LIST."""
+    summaries, found = overview(conf).summaries_and_workers(names)
     if found is None:
-        return None
-    return {name: [WorkerRow(info) for info in rows] for name, rows in found.items()}
+        return summaries, None
+    return summaries, {name: [WorkerRow(info) for info in rows] for name, rows in found.items()}

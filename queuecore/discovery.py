@@ -8,7 +8,6 @@ import re
 import threading
 import time
 
-from .clients import find_workers
 from .connection import Connection
 from .driver import mapped
 from .keys import EXISTENCE_SUFFIXES
@@ -98,14 +97,3 @@ def forget_discovered(queue: str | None = None) -> None:
             return
         for key, (when, names) in list(_discovered.items()):
             _discovered[key] = (when, [n for n in names if n != queue])
-
-
-def count_workers(conn: Connection, prefix: str, names: list[str]) -> dict[str, int]:
-    """Live workers per queue from CLIENT LIST, named the way Node BullMQ,
-    Python bullmq and queuecore name their worker connections."""
-    try:
-        listing = conn.execute("CLIENT LIST")
-    except Exception:  # some hosted Redis forbid CLIENT: no worker counts then
-        return {}
-    found = find_workers(listing, prefix, names, int(time.time() * 1000))
-    return {name: len(rows) for name, rows in found.items() if rows}

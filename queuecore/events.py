@@ -21,7 +21,7 @@ from typing import Any
 
 from .clients import worker_client_name
 from .connection import Connection
-from .driver import Call, Op
+from .driver import Call, Op, Pipeline
 from .errors import ConnectionFailedError, QueueCoreError
 from .keys import QueueKeys
 from .queue import decode_event
@@ -170,22 +170,20 @@ class EventsFollower:
         """Follow the queue from its stream's end as of the next read."""
         self._watched.setdefault(name, QueueKeys(self.prefix, name)["events"])
 
-    async def awatch(self, name: str) -> None:
-        """Follow the queue from its stream's end now: an event after this call
-        is in a later ``changes()`` even if a read is under way."""
-        if name in self._watched:
+    async def awatch(self, *names: str) -> None:
+        """Follow the queues from their streams' ends now: an event after this
+        call is in a later ``changes()`` even if a read is under way."""
+        new = {name: QueueKeys(self.prefix, name)["events"]
+               for name in names if name not in self._watched}
+        if not new:
             return
-        key = QueueKeys(self.prefix, name)["events"]
         try:
-            last = await self.base.arun(self._newest(key))
+            newest = await self.base.arun(self._newest_of(list(new.values())))
         except ConnectionFailedError:
-            last = None  # pinned by the next read, once Redis is back
-        except QueueCoreError:  # not a stream: not followed
-            self._watched[name], self._names[key] = key, name
+            self._watched.update(new)  # pinned by the next read, once Redis is back
             return
-        self._watched[name] = key
-        if last is not None:
-            self._last[key], self._names[key] = last, name
+        self._watched.update(new)
+        self._start_at(new, newest)
 
     def unwatch(self, name: str) -> None:
         key = self._watched.pop(name, None)
@@ -193,33 +191,42 @@ class EventsFollower:
             self._last.pop(key, None)
             self._names.pop(key, None)
 
-    def _newest(self, key: str) -> Op[str]:
-        newest = yield Call(("XREVRANGE", key, "+", "-", "COUNT", 1))
-        return newest[0][0] if newest else "0-0"
+    def _newest_of(self, keys: list[str]) -> Op[dict[str, str | None]]:
+        """Each key's newest id ("0-0": empty), or None for a key that is not a
+        stream; one round trip."""
+        replies = yield Pipeline([Call(("XREVRANGE", key, "+", "-", "COUNT", 1))
+                                  for key in keys], tolerant=True)
+        return {key: None if isinstance(reply, QueueCoreError)
+                else reply[0][0] if reply else "0-0"
+                for key, reply in zip(keys, replies, strict=True)}
+
+    def _start_at(self, names: dict[str, str], newest: dict[str, str | None]) -> None:
+        """Follow each queue's stream from ``newest``; one that is not a stream is not followed."""
+        for name, key in names.items():
+            if newest[key] is not None:
+                self._last[key] = newest[key]
+            self._names[key] = name
 
     def _read(self) -> Op[set[str]]:
         keys = list(self._last)
         reply = yield Call(("XREAD", "COUNT", 1, "BLOCK", self.block_ms, "STREAMS", *keys,
                             *(self._last[k] for k in keys)))
-        changed = set()
-        for stream, entries in reply or []:
-            if entries and stream in self._last:
-                self._last[stream] = yield from self._newest(stream)  # skip the backlog
-                changed.add(self._names[stream])
-        return changed
+        busy = [stream for stream, entries in reply or [] if entries and stream in self._last]
+        if not busy:
+            return set()
+        # skip each backlog to its stream's newest entry, all in one round trip
+        newest = yield Pipeline([Call(("XREVRANGE", stream, "+", "-", "COUNT", 1))
+                                 for stream in busy])
+        for stream, entries in zip(busy, newest, strict=True):
+            self._last[stream] = entries[0][0] if entries else "0-0"
+        return {self._names[stream] for stream in busy}
 
     async def _pin(self) -> None:
         """Streams watched since the last read start from their ends now."""
-        for name, key in list(self._watched.items()):
-            if key in self._last or key in self._names:
-                continue
-            try:
-                self._last[key] = await self.connection.arun(self._newest(key))
-            except ConnectionFailedError:
-                raise
-            except QueueCoreError:  # not a stream: not followed
-                pass
-            self._names[key] = name
+        new = {name: key for name, key in self._watched.items()
+               if key not in self._last and key not in self._names}
+        if new:
+            self._start_at(new, await self.connection.arun(self._newest_of(list(new.values()))))
 
     async def changes(self) -> AsyncIterator[set[str]]:
         """The names of the watched queues with new events, read by read, until

@@ -94,6 +94,15 @@ class Overview:
 
     summaries, asummaries = twin(_summaries)
 
+    def _summaries_and_workers(
+        self, names: Sequence[str], window_ms: int = reads.THROUGHPUT_WINDOW_MS,
+    ) -> Op[tuple[list[QueueSummary], dict[str, list[WorkerInfo]] | None]]:
+        """``summaries`` and ``workers`` from one round trip (one CLIENT LIST
+        serves both)."""
+        return (yield from reads.summaries_and_workers(self.prefix, list(names), window_ms))
+
+    summaries_and_workers, asummaries_and_workers = twin(_summaries_and_workers)
+
     def _workers(self, names: Sequence[str]) -> Op[dict[str, list[WorkerInfo]] | None]:
         """The live workers of each named queue, from one CLIENT LIST; None when
         the server refuses CLIENT (some hosted Redis do)."""

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from . import discovery, reads, schedulers, scripts
 from . import options as job_options
 from .clients import find_workers
-from .clients import worker_client_name as worker_client_name  # where worker.py imports it
 from .codes import Obliterated, ReplyCode
 from .connection import Connection
 from .driver import Call, Op, Pipeline, twin
@@ -199,7 +198,7 @@ class Queue(RateLimits):
     def _get_job_logs(self, job_id: str, start: int = 0, end: int = -1,
                       asc: bool = True) -> Op[dict[str, Any]]:
         """A job's log lines: ``{"logs": [...], "count": n}``."""
-        key = self.keys.job(str(job_id)) + ":logs"
+        key = self.keys.logs(str(job_id))
         if asc:
             lines, count = yield Pipeline([Call(("LRANGE", key, start, end)), Call(("LLEN", key))])
         else:

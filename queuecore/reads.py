@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import schedulers, scripts
-from .clients import find_workers
+from .clients import WorkerInfo, find_workers
 from .cron import previous_run
 from .driver import Call, Op, Pipeline
 from .errors import InvalidOptionError, QueueCoreError
@@ -27,6 +27,7 @@ from .keys import (
     CHILD_KEYS,
     EXISTENCE_SUFFIXES,
     STATE_PROBES,
+    STATE_SUFFIXES,
     QueueKeys,
     count_command,
     member_command,
@@ -40,7 +41,6 @@ THROUGHPUT_WINDOW_MS = 5 * 60_000
 # The states a summary counts, in the order of its calls.
 SUMMARY_STATES = ("waiting", "active", "waiting-children", "prioritized", "delayed",
                   "completed", "failed", "paused")
-_SUFFIX = {"waiting": "wait"}
 
 
 # -- summaries ---------------------------------------------------------------------
@@ -70,7 +70,7 @@ class QueueSummary:
 
 def _summary_calls(keys: QueueKeys, since: int) -> list[Call]:
     calls = [Call((count_command(suffix), keys[suffix]))
-             for suffix in (_SUFFIX.get(s, s) for s in SUMMARY_STATES)]
+             for suffix in (STATE_SUFFIXES[s] for s in SUMMARY_STATES)]
     return [*calls, Call(("HEXISTS", keys["meta"], "paused")),
             Call(("ZCOUNT", keys["completed"], since, "+inf")),
             Call(("ZCOUNT", keys["failed"], since, "+inf"))]
@@ -85,27 +85,36 @@ def summaries(prefix: str, names: Sequence[str], window_ms: int = THROUGHPUT_WIN
     """Summaries of the named queues in one round trip (counts, pause, recent
     finishes, and one CLIENT LIST for the workers); a queue whose keys are of
     the wrong type says which, and the others are read as ever."""
+    return (yield from summaries_and_workers(prefix, names, window_ms))[0]
+
+
+def summaries_and_workers(prefix: str, names: Sequence[str],
+                          window_ms: int = THROUGHPUT_WINDOW_MS
+                          ) -> Op[tuple[list[QueueSummary], dict[str, list[WorkerInfo]] | None]]:
+    """``summaries``, and the live workers of each queue found in the same
+    CLIENT LIST (None when the server refuses CLIENT, some hosted Redis do)."""
     now = now_ms()
     since = now - window_ms
-    per_queue = [_summary_calls(QueueKeys(prefix, name), since) for name in names]
+    all_keys = [QueueKeys(prefix, name) for name in names]
+    per_queue = [_summary_calls(keys, since) for keys in all_keys]
     calls = [call for queue_calls in per_queue for call in queue_calls]
     replies = yield Pipeline([*calls, Call(("CLIENT LIST",))], tolerant=True)
     listing = replies[-1]
-    workers = {} if isinstance(listing, Exception) else find_workers(listing, prefix, names, now)
+    workers = None if isinstance(listing, Exception) else find_workers(listing, prefix, names, now)
     result = []
     n = len(SUMMARY_STATES)
     at = 0
-    for name, queue_calls in zip(names, per_queue, strict=True):
+    for name, keys, queue_calls in zip(names, all_keys, per_queue, strict=True):
         r = replies[at:at + len(queue_calls)]
-        base_len = len(QueueKeys(prefix, name).base)
+        base_len = len(keys.base)
         broken = sorted({call.args[1][base_len:] for call, reply in zip(queue_calls, r, strict=True)
                          if isinstance(reply, Exception)})
         result.append(QueueSummary(
             name, dict(zip(SUMMARY_STATES, (_count(v) for v in r[:n]), strict=True)),
-            r[n] == 1, len(workers.get(name, ())), _count(r[n + 1]), _count(r[n + 2]),
+            r[n] == 1, len((workers or {}).get(name, ())), _count(r[n + 1]), _count(r[n + 2]),
             window_ms, broken))
         at += len(queue_calls)
-    return result
+    return result, workers
 
 
 def exists(keys: QueueKeys) -> Op[bool]:
@@ -363,26 +372,32 @@ def activity(keys: QueueKeys, now: int | None = None, minutes: int = 60, sample:
                               Call(("ZREVRANGEBYSCORE", keys["completed"], "+inf",
                                     first * 60_000, "LIMIT", 0, sample))])
     done, failed = scripts.parse_metrics(replies[0:3]), scripts.parse_metrics(replies[3:6])
-    if done["meta"]["prev_ts"] or failed["meta"]["prev_ts"]:
+    from_metrics = bool(done["meta"]["prev_ts"] or failed["meta"]["prev_ts"])
+    # the finished sets' counts (without metrics) and the sample's fields: one round trip
+    counting = [] if from_metrics else [
+        Call(("ZCOUNT", keys[state], (first + i) * 60_000, f"({(first + i + 1) * 60_000}"))
+        for state in ("completed", "failed") for i in range(minutes)]
+    ids = replies[6] or []
+    sampling = [Call(("HMGET", keys.job(i), "timestamp", "delay", "processedOn", "finishedOn"))
+                for i in ids]
+    more = (yield Pipeline([*counting, *sampling], tolerant=True)) if counting or sampling else []
+    counts, rows = more[:len(counting)], more[len(counting):]
+    if from_metrics:
         result = Activity("metrics", first, per_minute(done, first, minutes),
                           per_minute(failed, first, minutes))
     else:
-        counts = yield Pipeline([
-            Call(("ZCOUNT", keys[state], (first + i) * 60_000, f"({(first + i + 1) * 60_000}"))
-            for state in ("completed", "failed") for i in range(minutes)])
+        refused = next((c for c in counts if isinstance(c, QueueCoreError)), None)
+        if refused is not None:  # a finished set of the wrong type raises, as documented
+            raise refused
         result = Activity("finished jobs", first, [_count(c) for c in counts[:minutes]],
                           [_count(c) for c in counts[minutes:]])
-    ids = replies[6]
-    if ids:
-        rows = yield Pipeline([Call(("HMGET", keys.job(i), "timestamp", "delay", "processedOn",
-                                     "finishedOn")) for i in ids], tolerant=True)
-        for row in rows:
-            if isinstance(row, QueueCoreError):
-                continue  # not a hash: left out
-            added, delay, started, finished = (_whole(v) if v else 0 for v in row)
-            if None in (added, delay, started, finished):
-                continue  # written by someone else: left out
-            if started and finished >= started:
-                result.runs.append(finished - started)
-                result.waits.append(max(0, started - added - delay))
+    for row in rows:
+        if isinstance(row, QueueCoreError):
+            continue  # not a hash: left out
+        added, delay, started, finished = (_whole(v) if v else 0 for v in row)
+        if None in (added, delay, started, finished):
+            continue  # written by someone else: left out
+        if started and finished >= started:
+            result.runs.append(finished - started)
+            result.waits.append(max(0, started - added - delay))
     return result

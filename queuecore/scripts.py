@@ -13,7 +13,7 @@ import msgpack
 
 from .driver import Eval
 from .errors import script_error
-from .keys import QueueKeys, is_list
+from .keys import STATE_PROBES, QueueKeys, is_list
 from .text import ENCODING_ERRORS
 
 
@@ -229,10 +229,7 @@ def parse_jobs(reply: list[Any]) -> list[tuple[str, dict[str, str]]]:
 
 
 def get_state(keys: QueueKeys, job_id: str) -> Eval:
-    return Eval("get_state", [keys[s] for s in (
-        "completed", "failed", "delayed", "prioritized", "active", "wait", "paused",
-        "waiting-children",
-    )], [job_id])
+    return Eval("get_state", [keys[suffix] for _, suffix in STATE_PROBES], [job_id])
 
 
 def update_progress(keys: QueueKeys, job_id: str, progress: str) -> Eval:
@@ -246,7 +243,7 @@ def update_data(keys: QueueKeys, job_id: str, data: str) -> Eval:
 
 def add_log(keys: QueueKeys, job_id: str, line: str, keep: int | None) -> Eval:
     job_key = keys.job(job_id)
-    return Eval("add_log", [job_key, job_key + ":logs"], [line, "" if keep is None else keep])
+    return Eval("add_log", [job_key, keys.logs(job_id)], [line, "" if keep is None else keep])
 
 
 def is_finished(keys: QueueKeys, job_id: str) -> Eval:
@@ -306,7 +303,7 @@ def change_priority(keys: QueueKeys, job_id: str, priority: int, lifo: bool) -> 
 
 
 def get_metrics(keys: QueueKeys, kind: str, start: int, end: int) -> Eval:
-    key = keys["metrics:" + kind]
+    key = keys.metrics(kind)
     return Eval("get_metrics", [key, key + ":data"], [start, end])
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from . import decisions, schedulers, scripts
+from .clients import worker_client_name
 from .codes import ReplyCode
 from .connection import Connection
 from .decisions import Reaction
@@ -44,7 +45,7 @@ from .errors import (
 from .job import Job, cancelled_reason, not_utf8_reason, now_ms
 from .limits import check_limiter
 from .options import encode_json
-from .queue import Queue, worker_client_name
+from .queue import Queue
 from .sandbox import SandboxPool, path_of
 from .scripts import Transition
 

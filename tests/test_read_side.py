@@ -292,6 +292,21 @@ def test_workers_of_each_library_from_one_client_list(redis_url: str, prefix: st
             client.close()
 
 
+def test_summaries_and_workers_from_one_client_list(redis_url: str, prefix: str) -> None:
+    worker = named_client(redis_url, worker_client_name(prefix, "q", "box:7:3"))
+    try:
+        overview = Overview(redis_url, prefix)
+        summaries, found = overview.summaries_and_workers(["q", "absent"])
+        assert found is not None and [w.name for w in found["q"]] == ["box:7:3"]
+        assert found["absent"] == []
+        assert [(s.name, s.workers) for s in summaries] == [("q", 1), ("absent", 0)]
+        assert summaries == overview.summaries(["q", "absent"])
+        summaries, found = asyncio.run(overview.asummaries_and_workers(["q"]))
+        assert found is not None and summaries[0].workers == len(found["q"]) == 1
+    finally:
+        worker.close()
+
+
 def test_server_info(redis_url: str) -> None:
     info = Overview(redis_url).server_info()
     assert info.server in ("Redis", "Valkey") and info.version
