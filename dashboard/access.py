@@ -141,6 +141,22 @@ def parent_queue(user: Any, qualified: Any) -> str | None:
     return name if may_see_queue(user, name) and may_act(user, "add", name) else None
 
 
+class ParentRefused(Exception):
+    """A ``parent`` option naming a queue the user may not add jobs to."""
+
+
+def checked_parent(user: Any, parent: Any) -> str | None:
+    """The queue a ``parent`` option names, if the user may add jobs there;
+    None if it is not a dict (queuecore says what a parent looks like).
+    Raises ParentRefused otherwise: each caller words it (PARENT_REFUSED)."""
+    if not isinstance(parent, dict):
+        return None
+    target = parent_queue(user, parent.get("queue"))
+    if target is None:
+        raise ParentRefused(PARENT_REFUSED)
+    return target
+
+
 def gate(permission: str = VIEW) -> Callable[[Callable[..., HttpResponse]],
                                             Callable[..., HttpResponse]]:
     """Anonymous users go to the login page; others need staff status and

@@ -12,8 +12,9 @@ from django.urls import reverse
 from queuecore import Job, Queue
 from queuecore.errors import InvalidOptionError, JobNotInStateError, SerializationError
 
-from .access import PARENT_REFUSED, parent_queue
+from .access import PARENT_REFUSED, ParentRefused, checked_parent
 from .forms import (
+    RETRY_STATES,
     CancelForm,
     ChangeDelayForm,
     ChangePriorityForm,
@@ -92,7 +93,7 @@ def run_job_action(request: HttpRequest, queue: Queue, job: Job,
     name, target = queue.name, None
     if action == "retry":
         state = job.get_state()
-        if state not in ("failed", "completed"):
+        if state not in RETRY_STATES:
             raise ActionError(f"only failed or completed jobs can be retried (this one is {state})")
         job.retry(state)
         message = f"Job {job.id} moved from {state} to waiting."
@@ -116,10 +117,11 @@ def run_job_action(request: HttpRequest, queue: Queue, job: Job,
     elif action == "duplicate":
         opts = {k: v for k, v in job.opts.items() if k not in ("job_id", "timestamp", "repeat",
                                                                 "prevMillis", "repeatJobKey")}
-        parent = opts.get("parent")
-        if isinstance(parent, dict) and parent_queue(request.user, parent.get("queue")) is None:
+        try:
+            checked_parent(request.user, opts.get("parent"))
+        except ParentRefused:
             # the copy would be one more child of a job the user may not add to
-            raise ActionError(f"job {job.id} was not duplicated: its {PARENT_REFUSED}")
+            raise ActionError(f"job {job.id} was not duplicated: its {PARENT_REFUSED}") from None
         try:
             copy = queue.add(job.name, job.data, **opts)
         except InvalidOptionError:  # options written by another client: copy without them

@@ -18,11 +18,11 @@ from .access import OPERATE, gate
 from .actions import ActionError, audit, cleaned
 from .conf import dashboard_settings
 from .contexts import queue_or_404
-from .forms import BulkForm
+from .forms import RETRY_STATES, BulkForm
 from .views import back_to_queue
 
 # action -> the states a job must be in, and the past tense for the report
-NEEDS = {"retry": ("failed", "completed"), "promote": ("delayed",), "remove": None}
+NEEDS = {"retry": RETRY_STATES, "promote": ("delayed",), "remove": None}
 DONE = {"retry": "Retried", "promote": "Promoted", "remove": "Removed"}
 
 

@@ -26,8 +26,6 @@ from queuecore import Queue
 from . import contexts, live
 from .access import (
     allowed_actions,
-    hide_unseen_flow,
-    hide_unseen_rows,
     may_see_queue,
     may_view,
     queue_rules,
@@ -63,7 +61,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         rules = await database_sync_to_async(queue_rules)(user)  # cached: renders need no DB
         self.can = await database_sync_to_async(allowed_actions)(user, name)
-        self.can_operate = self.can["any"]
         # What changes the HTML besides the page: the actions offered and the
         # queues the user may see (which redaction hides).
         seen = None if rules is None else tuple(sorted({pattern for pattern, _ in rules}))
@@ -149,16 +146,16 @@ class QueueRender:
 
     def __call__(self) -> str:
         context: dict[str, Any] = {
-            **contexts.queue_context(self.conf, self.queue, self.state, self.page, self.asc),
+            **contexts.queue_context(self.conf, self.user, self.queue, self.state, self.page,
+                                     self.asc),
             "oob": True, "can": self.can}
-        hide_unseen_rows(self.user, context["rows"])
         html = (render_to_string("dashboard/partials/tabs.html", context)
                 + render_to_string("dashboard/partials/job_list.html", context))
         now = time.monotonic()
         if now - self.charts_at >= CHARTS_INTERVAL_S:
             self.charts_at = now
             html += render_to_string("dashboard/partials/charts.html", {
-                **contexts.charts_context(self.conf, self.queue), "oob": True})
+                **contexts.charts_context(self.queue), "oob": True})
         return html
 
 
@@ -167,7 +164,7 @@ class JobConsumer(LiveConsumer):
         kwargs = self.scope["url_route"]["kwargs"]
         self.queue = contexts.queue_or_404(self.conf, kwargs["name"])
         self.job_id = kwargs["job_id"]
-        contexts.job_context(self.conf, self.queue, self.job_id)  # 404 if it is gone
+        contexts.job_or_404(self.queue, self.job_id)  # 404 if it is gone
 
     def view(self) -> tuple[Hashable, tuple[str, ...], Callable[[], str]]:
         key = ("job", self.queue.name, self.job_id, self.permissions)
@@ -179,7 +176,7 @@ def render_job(conf: DashboardSettings, user: Any, queue: Queue, job_id: str,
                can: dict[str, bool]) -> str:
     """The job body, its forms with live.CSRF_PLACEHOLDER for each socket's own token."""
     try:
-        context = hide_unseen_flow(user, contexts.job_context(conf, queue, job_id))
+        context = contexts.job_context(conf, user, queue, job_id)
     except Http404:
         return ('<section id="job-body" hx-swap-oob="true">'
                 "<p>This job was removed.</p></section>")

@@ -1,6 +1,6 @@
 """What each page shows, built once for the HTTP views and the live updates
 alike: the lookups that give the dashboard's 404 and the context builders
-of the pages' partials."""
+of the pages' partials, redacted for the user (access.hide_unseen_*)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from queuecore import Job, Queue
 from queuecore.errors import InvalidQueueNameError
 
 from . import charts, presenters
-from .access import visible
+from .access import hide_unseen_flow, hide_unseen_rows, visible
 from .conf import DashboardSettings
 from .queues import REFUSED, STATES, get_queue, summarize, visible_queues
 from .rendering import NO_QUEUE, Missing
@@ -51,7 +51,7 @@ def overview_context(conf: DashboardSettings, user: Any) -> dict[str, Any]:
     return {"queues": summarize(conf, visible(user, visible_queues(conf)))}
 
 
-def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
+def queue_context(conf: DashboardSettings, user: Any, queue: Queue, state: str, page: int,
                   asc: bool) -> dict[str, Any]:
     summary = queue.get_summary()
     size = conf.page_size
@@ -75,13 +75,14 @@ def queue_context(conf: DashboardSettings, queue: Queue, state: str, page: int,
         jobs = jobs_of(state, start, start + size - 1, asc)
         rows = [presenters.summary(job, state) for job in jobs]
         total = summary.counts.get(state, 0)
+    hide_unseen_rows(user, rows)  # reasons naming queues the user may not see
     pages = max(1, -(-total // size))
     return {"queue": summary, "state": state, "rows": rows, "page": page, "pages": pages,
             "asc": asc, "states": STATES, "has_next": page < pages, "has_prev": page > 1,
             "unreadable": unreadable}
 
 
-def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
+def charts_context(queue: Queue) -> dict[str, Any]:
     try:
         drawn = charts.queue_charts(queue)
     except REFUSED:  # a metrics or finished key of the wrong type: no charts
@@ -89,7 +90,7 @@ def charts_context(conf: DashboardSettings, queue: Queue) -> dict[str, Any]:
     return {"charts": drawn, "percentiles": charts.PERCENTILES}
 
 
-def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str, Any]:
+def job_context(conf: DashboardSettings, user: Any, queue: Queue, job_id: str) -> dict[str, Any]:
     job = job_or_404(queue, job_id)
     try:
         state = job.get_state()
@@ -100,8 +101,8 @@ def job_context(conf: DashboardSettings, queue: Queue, job_id: str) -> dict[str,
     except REFUSED:  # its logs key is not a list
         logs = {"logs": ["(the logs key is not a list)"], "count": 0}
     tree = queue.get_job_tree(job_id, FLOW_DEPTH, FLOW_CHILDREN)
-    return {"job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name,
-            "children": tree.children, "more_children": tree.more,
-            "ancestors": tree.ancestors}
+    return hide_unseen_flow(user, {
+        "job": presenters.detail(job, state, conf), "logs": logs, "queue_name": queue.name,
+        "children": tree.children, "more_children": tree.more, "ancestors": tree.ancestors})
 
 

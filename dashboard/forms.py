@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from .access import PARENT_REFUSED, parent_queue
+from .access import PARENT_REFUSED, ParentRefused, checked_parent
 from .conf import dashboard_settings
 from .queues import get_queue
 
@@ -39,14 +39,17 @@ def first_error(form: forms.Form) -> str | None:
 
 
 class Text(forms.Field):
-    """Text as typed, stripped unless ``strip=False``; a missing field is ""."""
+    """Text as typed, stripped unless ``strip=False``; a missing field is
+    ``default`` (an empty one is not)."""
 
-    def __init__(self, *, strip: bool = True, **kwargs: Any) -> None:
-        self.strip = strip
+    def __init__(self, *, strip: bool = True, default: str = "", **kwargs: Any) -> None:
+        self.strip, self.default = strip, default
         super().__init__(required=False, **kwargs)
 
     def to_python(self, value: Any) -> str:
-        text = "" if value is None else str(value)
+        if value is None:
+            return self.default
+        text = str(value)
         return text.strip() if self.strip else text
 
 
@@ -56,12 +59,12 @@ class WholeNumber(Text):
 
     def __init__(self, what: str, *, default: int | None = None, optional: bool = False,
                  minimum: int | None = None, strip: bool = False) -> None:
-        self.what, self.default, self.minimum = what, default, minimum
-        self.optional = optional or default is not None
         super().__init__(strip=strip)
+        self.what, self.default, self.minimum = what, default, minimum  # type: ignore[assignment]
+        self.optional = optional or default is not None
 
     def to_python(self, value: Any) -> int | None:  # type: ignore[override]
-        raw = super().to_python(value)
+        raw = "" if value is None else super().to_python(value)  # missing is as empty
         if raw == "" and self.optional:
             return self.default
         try:
@@ -131,24 +134,22 @@ def back_to(request: HttpRequest, default: str) -> str:
 
 
 class RetryAllForm(forms.Form):
-    state = Text(strip=False)
+    state = Text(strip=False, default="failed")  # an empty one is refused, as before the forms
 
     def clean_state(self) -> str:
-        # a missing state is the default; an empty one is refused, as before the forms
-        state = "failed" if self.data.get("state") is None else self.cleaned_data["state"]
+        state = self.cleaned_data["state"]
         if state not in RETRY_STATES:
             raise ValidationError("retry-all works on failed or completed jobs")
         return state
 
 
 class CleanForm(forms.Form):
-    state = Text(strip=False)
+    state = Text(strip=False, default="completed")  # an empty one is refused
     grace = WholeNumber("grace", default=0, minimum=0)
     limit = WholeNumber("limit", default=0, minimum=0)
 
     def clean_state(self) -> str:
-        # a missing state is the default; an empty one is refused, as before the forms
-        state = "completed" if self.data.get("state") is None else self.cleaned_data["state"]
+        state = self.cleaned_data["state"]
         if state not in CLEAN_STATES:
             raise ValidationError(
                 f"cannot clean {state!r}; choose one of {', '.join(CLEAN_STATES)}")
@@ -279,11 +280,12 @@ class AddJobForm(forms.Form):
         return cleaned
 
     def _check_parent(self, parent: Any) -> None:
-        if not isinstance(parent, dict):
-            return  # not a job's name at all: queuecore says what a parent looks like
-        target = parent_queue(self.user, parent.get("queue"))
+        try:
+            target = checked_parent(self.user, parent)
+        except ParentRefused:
+            raise ValidationError(PARENT_REFUSED) from None
         if target is None:
-            raise ValidationError(PARENT_REFUSED)
+            return  # not a job's name at all: queuecore says what a parent looks like
         parent_id = parent.get("id")
         if isinstance(parent_id, str) and get_queue(dashboard_settings(), target).get_job(
                 parent_id) is None:

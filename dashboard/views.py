@@ -22,8 +22,6 @@ from .access import (
     OPERATE,
     allowed_actions,
     gate,
-    hide_unseen_flow,
-    hide_unseen_rows,
     may_operate,
     queue_rules,
     redactor,
@@ -82,10 +80,9 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
     job_id = request.GET.get("job", "").strip()
     if job_id:
         return redirect("dashboard:job", name=name, job_id=job_id)
-    context = queue_context(conf, queue, state, page, asc)
-    hide_unseen_rows(request.user, context["rows"])
+    context = queue_context(conf, request.user, queue, state, page, asc)
     return render(request, "dashboard/queue.html", {
-        **context, **charts_context(conf, queue), "can_operate": may_operate(request.user, name),
+        **context, **charts_context(queue), "can_operate": may_operate(request.user, name),
         "conf": conf, "clean_states": CLEAN_STATES,
         "can": allowed_actions(request.user, name)})
 
@@ -95,7 +92,7 @@ def queue_page(request: HttpRequest, name: str) -> HttpResponse:
 def job_page(request: HttpRequest, name: str, job_id: str) -> HttpResponse:
     conf = dashboard_settings()
     queue = queue_or_404(conf, name)
-    context = hide_unseen_flow(request.user, job_context(conf, queue, job_id))
+    context = job_context(conf, request.user, queue, job_id)
     can = allowed_actions(request.user, name)
     return render(request, "dashboard/job.html", {
         **context, "can_operate": can["any"], "conf": conf, "can": can,
@@ -184,8 +181,9 @@ def activity(request: HttpRequest) -> HttpResponse:
         seen = set(visible(request.user, {e.queue for e in recent}))
         entries = [e for e in recent if e.queue in seen][:200]  # type: ignore[assignment]
         redact = redactor(request.user)
-        for entry in entries:  # written for someone who saw more (a group's cause)
-            entry.detail = redact(entry.detail) if redact is not None else entry.detail
+        if redact is not None:
+            for entry in entries:  # written for someone who saw more (a group's cause)
+                entry.detail = redact(entry.detail)
     return render(request, "dashboard/activity.html", {"entries": entries})
 
 
