@@ -173,7 +173,10 @@ class Connection:
         if entry is None or entry.loop is not loop:
             target = self._pipelined_target()
             client = self.new_async_client()
-            pipelined = PipelinedClient(**target) if target is not None else None
+            pipelined = None
+            if target is not None:  # the asyncio side bounds its waits itself
+                target.pop("timeout"), target.pop("connect_timeout")
+                pipelined = PipelinedClient(**target)
             entry = _LoopClients(loop, AsyncExecutor(client, pipelined),
                                  Subscriptions(self) if not self.cluster else None)
             self._loops = {k: v for k, v in self._loops.items() if not v.loop.is_closed()}
@@ -202,7 +205,8 @@ class Connection:
         return self._loop_clients().subscriptions
 
     def _pipelined_target(self) -> dict[str, Any] | None:
-        """Where an auto-pipelined connection may go: plain TCP, no cluster."""
+        """Where a connection of our own (pipelined, direct) may go, and its
+        timeouts: plain TCP, no cluster."""
         if self.cluster:
             return None
         if self.url:
@@ -217,7 +221,10 @@ class Connection:
         params = {**params, **self.client_options}
         return {"host": params.get("host") or "localhost", "port": int(params.get("port") or 6379),
                 "db": int(params.get("db") or 0), "username": params.get("username"),
-                "password": params.get("password")}
+                "password": params.get("password"),
+                # the timeouts the sync client would have (URL, client or options)
+                "timeout": params.get("socket_timeout"),
+                "connect_timeout": params.get("socket_connect_timeout")}
 
     def close(self) -> None:
         if self._executor is not None and self._executor.direct is not None:
@@ -241,22 +248,13 @@ class Connection:
         executor = self._executor
         if executor is None:
             target = self._pipelined_target()
-            direct = None
-            if target is not None:
-                # the timeouts the sync client would have (URL, client or options)
-                options = {**(redis.connection.parse_url(self.url) if self.url else self.kwargs),
-                           **self.client_options}
-                direct = DirectClient(**target, timeout=options.get("socket_timeout"),
-                                      connect_timeout=options.get("socket_connect_timeout"))
+            direct = DirectClient(**target) if target is not None else None
             executor = self._executor = Executor(self.sync_client, direct)
         return executor.run(op)
 
-    async def arun(self, op: Op[T], executor: AsyncExecutor | None = None) -> T:
-        """Drive an operation with this loop's clients, or with ``executor``
-        (for instance one on a worker's blocking connection)."""
-        if executor is None:
-            executor = self._loop_clients().executor
-        return await executor.run(op)
+    async def arun(self, op: Op[T]) -> T:
+        """Drive an operation with this loop's clients."""
+        return await self._loop_clients().executor.run(op)
 
     def execute(self, *args: Any) -> Any:
         """One plain command with the sync client (for code outside operations)."""
@@ -365,7 +363,6 @@ class Subscriptions:
                                 on_message(message["data"])
                 except QueueCoreError as exc:
                     logger.debug("pubsub connection lost (%s); subscribing again", exc)
-                    self._live = False
                     await asyncio.sleep(self.RETRY_S)
                 finally:
                     self._live = False

@@ -7,8 +7,8 @@ on an auto-pipelined connection when it has one); their ``run`` drives an
 operation to its end. ``twin`` turns a generator method into the sync/async
 method pair (``add``/``aadd``). What Redis (or redis-py, or the socket)
 raises becomes a queuecore error here and nowhere else: ``redis_error`` for
-a refused request, ``queuecore_error`` and ``mapped`` for calls made outside
-a request (a pubsub subscription).
+a refused request, ``mapped`` for calls made outside a request (a pubsub
+subscription, discovery's SCAN).
 """
 
 from __future__ import annotations
@@ -175,21 +175,6 @@ class AsyncExecutor:
 
 def unreachable(exc: BaseException) -> ConnectionFailedError:
     return ConnectionFailedError(f"Redis is unreachable: {exc}")
-
-
-def queuecore_error(exc: BaseException) -> BaseException:
-    """The queuecore error for one that redis-py (or the socket) raised
-    outside a request; other exceptions as they are."""
-    if isinstance(exc, QueueCoreError):
-        return exc
-    if isinstance(exc, UNREACHABLE):
-        error: BaseException = unreachable(exc)
-    elif isinstance(exc, RedisError):
-        error = redis_error(exc, Call(("a command",)))
-    else:
-        return exc
-    error.__cause__ = exc
-    return error
 
 
 @contextlib.contextmanager

@@ -113,8 +113,7 @@ class PipelinedClient:
         finally:
             if self._connecting is not None and self._connecting.done():
                 self._connecting = None
-        self._protocol = protocol
-        return protocol
+        return protocol  # _connected, its done callback, has kept it
 
     def _connected(self, task: asyncio.Future[_Protocol]) -> None:
         # Its callers may all have been cancelled before it ended: keep the

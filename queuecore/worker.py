@@ -33,7 +33,7 @@ from .clients import worker_client_name
 from .codes import ReplyCode
 from .connection import Connection
 from .decisions import Reaction
-from .driver import AsyncExecutor, Call, Op, Pipeline, Request, queuecore_error, twin
+from .driver import AsyncExecutor, Call, Op, Pipeline, Request, twin
 from .errors import (
     ConnectionFailedError,
     InvalidOptionError,
@@ -261,8 +261,6 @@ class Worker:
         return callback
 
     def _emit(self, event: str, *args: Any) -> None:
-        if event == "error" and args:  # listeners get queuecore errors, never redis-py's
-            args = (queuecore_error(args[0]), *args[1:])
         for callback in self._listeners.get(event, ()):
             try:
                 result = callback(*args)
